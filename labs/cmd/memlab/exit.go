@@ -1,0 +1,44 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/memlab/memlab/labs/cgroup"
+	"github.com/memlab/memlab/labs/runner"
+)
+
+// memlab's own exit statuses (sysexits.h numbers), distinct from any a
+// workload is likely to use; `memlab run` otherwise exits with the
+// workload's status, 128+n when signal n ended it.
+const (
+	exitUsage        = 64  // bad flags, missing command
+	exitBadSize      = 65  // --memory 100x, -1, below the minimum
+	exitBadName      = 66  // a group name with "/" or ".."
+	exitNotRoot      = 67  // the cgroup filesystem needs root
+	exitNoCgroupFS   = 69  // no cgroup filesystem, or no memory controller
+	exitInternal     = 70  // memlab itself failed; the message says where
+	exitNoSuchReport = 74  // a report file to read is missing or unreadable
+	exitNotFound     = 127 // the workload's command does not exist
+)
+
+var errNotRoot = errors.New("memlab needs root: it writes the cgroup filesystem (run it with sudo)")
+
+func exitCode(err error) int {
+	switch {
+	case errors.Is(err, runner.ErrUsage):
+		return exitUsage
+	case errors.Is(err, cgroup.ErrBadSize):
+		return exitBadSize
+	case errors.Is(err, cgroup.ErrBadName):
+		return exitBadName
+	case errors.Is(err, errNotRoot):
+		return exitNotRoot
+	case errors.Is(err, cgroup.ErrNoCgroupFS), errors.Is(err, cgroup.ErrNoMemoryController):
+		return exitNoCgroupFS
+	case errors.Is(err, runner.ErrCommandNotFound):
+		return exitNotFound
+	case errors.Is(err, errNoReport):
+		return exitNoSuchReport
+	}
+	return exitInternal
+}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/memlab/memlab/labs/cgroup"
+	"github.com/memlab/memlab/labs/ledger"
+	"github.com/memlab/memlab/labs/runner"
+)
+
+var errNoReport = errors.New("no report")
+
+func cmdReport(args []string) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	from := fs.String("from", "reports/ginkgo.json", "Ginkgo JSON report to read")
+	out := fs.String("out", "reports", "directory for claims.json and claims.md")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: report: %v", runner.ErrUsage, err)
+	}
+	suites, err := ledger.LoadGinkgoJSON(*from)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errNoReport, err)
+	}
+	rep, err := ledger.FromGinkgo(suites)
+	if err != nil {
+		return err
+	}
+	if err := rep.WriteFiles(*out); err != nil {
+		return err
+	}
+	rep.WriteTable(os.Stdout)
+	fmt.Printf("\nreports: %s/claims.json %s/claims.md %s/junit.xml\n", *out, *out, *out)
+	return nil
+}
+
+func cmdSweep(args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("%w: sweep takes no arguments", runner.ErrUsage)
+	}
+	_, err := labMachine()
+	return err
+}
+
+func cmdEnv(args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("%w: env takes no arguments", runner.ErrUsage)
+	}
+	l, err := cgroup.Detect()
+	if err != nil {
+		return err
+	}
+	fmt.Println(l)
+	return nil
+}

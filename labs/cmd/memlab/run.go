@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	units "github.com/docker/go-units"
+
+	"github.com/memlab/memlab/labs/cgroup"
+	"github.com/memlab/memlab/labs/runner"
+)
+
+func cmdRun(args []string) (int, error) {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	memory := fs.String("memory", "100m", "memory limit, as docker run -m reads it")
+	ns := fs.String("ns", runner.DefaultNamespaces, "namespaces for the child: uts,mnt,pid,ipc or none")
+	attach := fs.String("attach", string(runner.BeforeExec), "before-exec (confines everything) or after-start (the article's order)")
+	name := fs.String("name", "run", "group name prefix under the memlab parent")
+	resultFile := fs.String("result", "", "write the result as JSON to this file")
+	if err := fs.Parse(args); err != nil {
+		return 0, fmt.Errorf("%w: run: %v", runner.ErrUsage, err)
+	}
+	limit, err := cgroup.ParseSize(*memory)
+	if err != nil {
+		return 0, err
+	}
+	flags, err := runner.ParseNamespaces(*ns)
+	if err != nil {
+		return 0, err
+	}
+	order, err := runner.ParseAttach(*attach)
+	if err != nil {
+		return 0, err
+	}
+	if err := cgroup.ValidateName(*name); err != nil {
+		return 0, err
+	}
+	if fs.NArg() == 0 {
+		return 0, fmt.Errorf("%w: run: no command given (memlab run --memory 100m -- CMD ARGS...)", runner.ErrUsage)
+	}
+	layout, err := labMachine()
+	if err != nil {
+		return 0, err
+	}
+
+	ctx := context.Background()
+	r, err := runner.Start(ctx, runner.Options{
+		Layout: layout, Name: *name, Limit: limit, Namespaces: flags, Attach: order,
+		Command: fs.Args(), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			r.Kill()
+			_, _ = r.Wait()
+			panic(p)
+		}
+	}()
+	say("cgroup %s (%s), limit %d bytes (%s), attach %s", r.Group.Name, layout, limit, *memory, order)
+	say("child: pid %d as it sees itself, host pid %d, hostname %q", r.Child.PID, r.ChildPID, r.Child.Hostname)
+
+	// Ctrl-C reaches the workload through the child; a second one kills it.
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		n := 0
+		for s := range signals {
+			if n++; n > 1 {
+				r.Kill()
+				continue
+			}
+			_ = r.Signal(s)
+		}
+	}()
+	res, err := r.Wait()
+	signal.Stop(signals)
+	describe(res)
+	if *resultFile != "" {
+		if b, jerr := json.MarshalIndent(res, "", "  "); jerr == nil {
+			_ = os.WriteFile(*resultFile, append(b, '\n'), 0o644)
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	say("removed cgroup %s", res.Group)
+	return res.ExitCode, nil
+}
+
+func describe(res runner.Result) {
+	switch {
+	case res.ChildError != "":
+		say("%s", res.ChildError)
+	case res.Signal != 0:
+		say("workload killed by signal %d (%s)", res.Signal, syscall.Signal(res.Signal))
+	default:
+		say("workload exited with status %d", res.ExitCode)
+	}
+	switch {
+	case !res.OOMKnown:
+		say("this kernel does not count OOM kills in %s (oom_kill arrived in 4.13)", res.EventsFile)
+	case res.OOMKills == 0:
+		say("the kernel OOM-killed nothing in the group (%s oom_kill 0)", res.EventsFile)
+	default:
+		var who []string
+		for _, v := range res.Victims {
+			who = append(who, fmt.Sprintf("%s pid %d", v.Task, v.PID))
+		}
+		detail := ""
+		if len(who) > 0 {
+			detail = ": " + strings.Join(who, ", ")
+		}
+		say("the kernel OOM-killed %d process(es) in the group (%s oom_kill %d)%s", res.OOMKills, res.EventsFile, res.OOMKills, detail)
+	}
+	if res.Peak >= 0 {
+		say("peak %d of limit %d bytes (%s), headroom %d bytes (%s)", res.Peak, res.Limit,
+			units.BytesSize(float64(res.Peak)), res.Headroom, units.BytesSize(float64(res.Headroom)))
+	} else {
+		say("this kernel has no %s, so the peak is unknown", res.PeakFile)
+	}
+}
+
+func say(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "memlab: "+format+"\n", a...)
+}
+
+// labMachine checks that this process can drive the memory controller and
+// sweeps what killed runs left behind.
+func labMachine() (cgroup.Layout, error) {
+	if os.Geteuid() != 0 {
+		return cgroup.Layout{}, errNotRoot
+	}
+	layout, err := cgroup.Detect()
+	if err != nil {
+		return layout, err
+	}
+	if swept, err := cgroup.Sweep(context.Background(), layout); err != nil {
+		say("sweeping leftovers: %v", err)
+	} else if len(swept) > 0 {
+		say("removed %d group(s) a killed run left behind: %s", len(swept), strings.Join(swept, " "))
+	}
+	return layout, nil
+}

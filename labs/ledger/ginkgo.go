@@ -1,0 +1,184 @@
+package ledger
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/onsi/ginkgo/v2/types"
+)
+
+// Names of the Ginkgo report entries specs use to hand figures, verdicts and
+// the environment to the ledger. Ginkgo's own JSON report is the one record
+// of a run; the ledger is derived from it.
+const (
+	EntryFigure  = "memlab.figure"
+	EntryVerdict = "memlab.verdict"
+	EntryEnv     = "memlab.env"
+)
+
+// VerdictEntry is what a passing spec says about its claim.
+type VerdictEntry struct {
+	Verdict Verdict `json:"verdict"`
+	Why     string  `json:"why,omitempty"`
+}
+
+var claimID = regexp.MustCompile(`\b([KFDG][0-9]+):`)
+
+// LoadGinkgoJSON reads a report written by ginkgo --json-report.
+func LoadGinkgoJSON(path string) ([]types.Report, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var reports []types.Report
+	if err := json.Unmarshal(data, &reports); err != nil {
+		return nil, fmt.Errorf("%s is not a Ginkgo JSON report: %w", path, err)
+	}
+	return reports, nil
+}
+
+// FromGinkgo turns Ginkgo suite reports into one ledger report: a result per
+// claim and cgroup mode, in ledger order.
+func FromGinkgo(suites []types.Report) (Report, error) {
+	var rep Report
+	rep.Generated = time.Now().UTC()
+	index := map[string]int{}
+	for _, suite := range suites {
+		env, envOK := suiteEnv(suite)
+		if envOK && rep.Env.Kernel == "" {
+			rep.Env = env
+		} else if envOK && env.Docker != "" {
+			rep.Env.Docker = env.Docker
+		}
+		for _, spec := range suite.SpecReports {
+			if spec.LeafNodeType != types.NodeTypeIt {
+				continue
+			}
+			m := claimID.FindStringSubmatch(spec.FullText())
+			if m == nil {
+				continue // not a claim spec (a helper's own test)
+			}
+			claim, err := Lookup(m[1])
+			if err != nil {
+				return rep, fmt.Errorf("spec %q: %w", spec.FullText(), err)
+			}
+			mode := specMode(spec.Labels())
+			key := claim.ID + "/" + mode
+			i, seen := index[key]
+			if !seen {
+				rep.Results = append(rep.Results, Result{
+					ID: claim.ID, Claim: claim.Statement, Mode: mode, Kernel: env.Kernel,
+					Verdict: NoResult, Article: claim.Article,
+				})
+				i = len(rep.Results) - 1
+				index[key] = i
+			}
+			res := &rep.Results[i]
+			res.Specs = append(res.Specs, spec.FullText())
+			res.RunTimeMS += spec.RunTime.Milliseconds()
+			v, why, figs := specOutcome(spec)
+			res.Observed = append(res.Observed, figs...)
+			for _, f := range figs {
+				if f.File != "" && !contains(res.Files, f.File) {
+					res.Files = append(res.Files, f.File)
+				}
+			}
+			res.merge(v, why)
+		}
+	}
+	rep.Sort()
+	return rep, nil
+}
+
+func specOutcome(spec types.SpecReport) (Verdict, string, []Figure) {
+	var figs []Figure
+	var ve *VerdictEntry
+	for _, e := range spec.ReportEntries {
+		switch e.Name {
+		case EntryFigure:
+			var f Figure
+			if decode(e, &f) == nil {
+				figs = append(figs, f)
+			}
+		case EntryVerdict:
+			var v VerdictEntry
+			if decode(e, &v) == nil {
+				ve = &v
+			}
+		}
+	}
+	switch spec.State {
+	case types.SpecStatePassed:
+		if ve == nil {
+			return Failed, "harness: the spec passed without stating a verdict", figs
+		}
+		return ve.Verdict, ve.Why, figs
+	case types.SpecStateSkipped:
+		why := firstLine(spec.Failure.Message)
+		if why == "" {
+			why = "not selected in this run"
+		}
+		return Skipped, why, figs
+	case types.SpecStatePending:
+		return Skipped, "pending", figs
+	default:
+		return Failed, spec.State.String() + ": " + firstLine(spec.Failure.Message), figs
+	}
+}
+
+func suiteEnv(suite types.Report) (Env, bool) {
+	for _, spec := range suite.SpecReports {
+		for _, e := range spec.ReportEntries {
+			if e.Name == EntryEnv {
+				var env Env
+				if decode(e, &env) == nil {
+					return env, true
+				}
+			}
+		}
+	}
+	return Env{Kernel: "unknown"}, false
+}
+
+func specMode(labels []string) string {
+	for _, l := range labels {
+		if strings.HasPrefix(l, "cgroup:") {
+			return strings.TrimPrefix(l, "cgroup:")
+		}
+	}
+	return "any"
+}
+
+// decode reads an entry's value, whether it was made in this process or
+// loaded back from a JSON report.
+func decode(e types.ReportEntry, into any) error {
+	if raw := e.Value.GetRawValue(); raw != nil {
+		b, err := json.Marshal(raw)
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(b, into)
+	}
+	return json.Unmarshal([]byte(e.Value.AsJSON), into)
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,99 @@
+package ledger
+
+import (
+	"sort"
+	"time"
+)
+
+// Verdict is what a run found about a claim.
+type Verdict string
+
+const (
+	// Holds: the article is right here; the spec asserted it.
+	Holds Verdict = "holds"
+	// Corrected: the article is wrong or out of date here; the spec asserted
+	// the true behaviour and Why carries the evidence.
+	Corrected Verdict = "corrected"
+	// Skipped: this kernel or machine lacks what the claim needs; Why says what.
+	Skipped Verdict = "skipped"
+	// Failed: the behaviour is not what the ledger expects (a regression of the
+	// kernel or of the harness).
+	Failed Verdict = "failed"
+	// NoResult: the claim never ran (a guest hung, a suite did not start).
+	NoResult Verdict = "no result"
+)
+
+// Figure is one observed value and the cgroup file (or source) it came from.
+type Figure struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+	File  string `json:"file,omitempty"`
+}
+
+// Env says where a run happened; every report carries it.
+type Env struct {
+	Kernel      string `json:"kernel"`
+	Layout      string `json:"cgroup_layout"`          // legacy, hybrid, unified
+	MemoryMount string `json:"memory_controller"`      // where the memory controller is mounted
+	MemoryMode  string `json:"memory_cgroup_version"`  // v1 or v2: which hierarchy has it
+	Hostname    string `json:"hostname,omitempty"`
+	Docker      string `json:"docker,omitempty"`       // engine and CLI versions, when used
+}
+
+// Result is one claim's verdict in one cgroup mode.
+type Result struct {
+	ID        string   `json:"id"`
+	Claim     string   `json:"claim"`
+	Mode      string   `json:"cgroup_mode"` // v1, v2, or "any" for claims that do not depend on it
+	Kernel    string   `json:"kernel"`
+	Verdict   Verdict  `json:"verdict"`
+	Article   string   `json:"article_figures"`
+	Observed  []Figure `json:"observed_figures"`
+	Files     []string `json:"files_read"`
+	Why       string   `json:"reason,omitempty"` // correction evidence, skip reason or failure
+	Specs     []string `json:"specs"`
+	RunTimeMS int64    `json:"run_time_ms"`
+}
+
+// Report is a whole run: where it ran and every claim's result.
+type Report struct {
+	Env       Env       `json:"environment"`
+	Generated time.Time `json:"generated"`
+	Results   []Result  `json:"claims"`
+}
+
+// Sort puts results in ledger order, v1 before v2.
+func (r *Report) Sort() {
+	sort.SliceStable(r.Results, func(i, j int) bool {
+		a, b := r.Results[i], r.Results[j]
+		if Order(a.ID) != Order(b.ID) {
+			return Order(a.ID) < Order(b.ID)
+		}
+		return a.Mode < b.Mode
+	})
+}
+
+// Count tallies verdicts.
+func (r *Report) Count() map[Verdict]int {
+	n := map[Verdict]int{}
+	for _, res := range r.Results {
+		n[res.Verdict]++
+	}
+	return n
+}
+
+// merge folds another spec's outcome for the same claim and mode into res:
+// any failure fails the claim, a correction outranks a hold, and a claim is
+// skipped only when every spec for it was skipped.
+func (res *Result) merge(v Verdict, why string) {
+	rank := map[Verdict]int{NoResult: 0, Skipped: 1, Holds: 2, Corrected: 3, Failed: 4}
+	if rank[v] > rank[res.Verdict] {
+		res.Verdict = v
+		res.Why = why
+	} else if v == res.Verdict && why != "" && why != res.Why {
+		if res.Why != "" {
+			res.Why += "; "
+		}
+		res.Why += why
+	}
+}

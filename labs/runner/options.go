@@ -1,0 +1,90 @@
+// Package runner is the article's program done right: it makes a memory
+// cgroup, re-executes its own binary through /proc/self/exe into new
+// namespaces, puts that child into the group before it runs anything, runs
+// the workload under it, and reports what the kernel did.
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/memlab/memlab/labs/cgroup"
+)
+
+// Attach is the order in which the child joins its cgroup.
+type Attach string
+
+const (
+	// BeforeExec: the child waits on a pipe until the parent has moved it
+	// (cgroup.procs, or clone straight into the group on v2), so everything
+	// it goes on to run is confined. memlab's default.
+	BeforeExec Attach = "before-exec"
+	// AfterStart: the article's order. The child starts running at once and
+	// the parent then writes its PID to tasks (v1) or cgroup.procs (v2).
+	AfterStart Attach = "after-start"
+)
+
+// ParseAttach reads --attach.
+func ParseAttach(s string) (Attach, error) {
+	switch Attach(s) {
+	case BeforeExec, AfterStart:
+		return Attach(s), nil
+	}
+	return "", fmt.Errorf("%w: --attach %q: want %s or %s", ErrUsage, s, BeforeExec, AfterStart)
+}
+
+// namespaceFlags maps --ns names to clone flags.
+var namespaceFlags = map[string]uintptr{
+	"uts": syscall.CLONE_NEWUTS,
+	"mnt": syscall.CLONE_NEWNS,
+	"pid": syscall.CLONE_NEWPID,
+	"ipc": syscall.CLONE_NEWIPC,
+}
+
+// ParseNamespaces reads --ns: a comma list such as "uts,mnt,pid", or "none".
+func ParseNamespaces(s string) (uintptr, error) {
+	var flags uintptr
+	if s == "none" || s == "" {
+		return 0, nil
+	}
+	for _, name := range strings.Split(s, ",") {
+		f, ok := namespaceFlags[strings.TrimSpace(name)]
+		if !ok {
+			known := make([]string, 0, len(namespaceFlags))
+			for k := range namespaceFlags {
+				known = append(known, k)
+			}
+			sort.Strings(known)
+			return 0, fmt.Errorf("%w: --ns %q: unknown namespace %q (known: %s, or none)", ErrUsage, s, name, strings.Join(known, ","))
+		}
+		flags |= f
+	}
+	return flags, nil
+}
+
+// DefaultNamespaces are the article's: UTS, mount and PID.
+const DefaultNamespaces = "uts,mnt,pid"
+
+var (
+	// ErrUsage: the command line is wrong.
+	ErrUsage = errors.New("usage")
+	// ErrCommandNotFound: the workload cannot be found; nothing was made.
+	ErrCommandNotFound = errors.New("command not found")
+)
+
+// Options say what to run and how.
+type Options struct {
+	Layout     cgroup.Layout
+	Name       string  // group name prefix, validated by cgroup.ValidateName
+	Limit      int64   // bytes
+	Namespaces uintptr // clone flags, see ParseNamespaces
+	Attach     Attach
+	Command    []string
+	Stdin      io.Reader
+	Stdout     io.Writer
+	Stderr     io.Writer
+}

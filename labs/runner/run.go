@@ -1,0 +1,257 @@
+package runner
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"github.com/memlab/memlab/labs/cgroup"
+	"github.com/memlab/memlab/labs/kmsg"
+)
+
+// Result is what the kernel did to a run.
+type Result struct {
+	Group       string      `json:"cgroup"`
+	ExitCode    int         `json:"exit_code"` // the workload's; 128+n when a signal ended it
+	Signal      int         `json:"signal"`    // that signal, 0 if it exited
+	Limit       int64       `json:"limit"`
+	Peak        int64       `json:"peak"`     // v1 max_usage_in_bytes, v2 memory.peak; -1 if the kernel lacks it
+	Headroom    int64       `json:"headroom"` // limit - peak
+	Failcnt     int64       `json:"failcnt"`
+	OOMKills    int64       `json:"oom_kills"` // from oom_control / memory.events
+	OOMKnown    bool        `json:"oom_kills_known"`
+	Victims     []kmsg.Kill `json:"victims,omitempty"` // the kernel log's record of each kill
+	ChildError  string      `json:"child_error,omitempty"`
+	EventsFile  string      `json:"events_file"`
+	PeakFile    string      `json:"peak_file"`
+	ChildPID    int         `json:"child_pid"` // host PID of the re-executed child
+	ChildInfo   ChildInfo   `json:"child"`
+	AttachOrder Attach      `json:"attach"`
+}
+
+// Run is a started run. Its group exists until Wait returns.
+type Run struct {
+	Group    *cgroup.Group
+	ChildPID int       // the re-executed child's PID on the host
+	Child    ChildInfo // what the child reported about itself
+
+	opts     Options
+	cmd      *exec.Cmd
+	reports  *bufio.Reader
+	reportR  *os.File
+	kernel   *kmsg.Cursor
+	waitOnce sync.Once
+	result   Result
+	err      error
+}
+
+// Start makes the group, starts the child in its namespaces, attaches it in
+// the chosen order, and returns once the child has reported in. On any
+// error nothing is left behind.
+func Start(ctx context.Context, o Options) (r *Run, err error) {
+	if len(o.Command) == 0 {
+		return nil, fmt.Errorf("%w: no command to run (memlab run --memory 100m -- CMD ARGS...)", ErrUsage)
+	}
+	if _, err := exec.LookPath(o.Command[0]); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrCommandNotFound, o.Command[0])
+	}
+	if o.Attach == "" {
+		o.Attach = BeforeExec
+	}
+	g, err := cgroup.Create(o.Layout, o.Name)
+	if err != nil {
+		return nil, err
+	}
+	r = &Run{Group: g, opts: o}
+	defer func() {
+		if err != nil {
+			r.abort()
+		}
+	}()
+	if err := g.SetLimit(o.Limit); err != nil {
+		return r, err
+	}
+	if err := g.DisableSwap(o.Limit); err != nil {
+		return r, err
+	}
+	r.kernel, _ = kmsg.Open() // optional: names OOM victims when readable
+
+	syncR, syncW, err := os.Pipe()
+	if err != nil {
+		return r, err
+	}
+	defer syncW.Close()
+	reportR, reportW, err := os.Pipe()
+	if err != nil {
+		syncR.Close()
+		return r, err
+	}
+	r.reportR, r.reports = reportR, bufio.NewReader(reportR)
+
+	r.cmd = &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       append([]string{ChildArgv0, "--attach", string(o.Attach), "--ns", strconv.FormatUint(uint64(o.Namespaces), 10), "--"}, o.Command...),
+		Stdin:      o.Stdin,
+		Stdout:     o.Stdout,
+		Stderr:     o.Stderr,
+		ExtraFiles: []*os.File{syncR, reportW},
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: o.Namespaces,
+			Pdeathsig:  syscall.SIGKILL, // if memlab dies, so does the child and its namespace
+		},
+	}
+	cloneInto := o.Attach == BeforeExec && o.Layout.Version == 2
+	if cloneInto {
+		dir, err := g.OpenDir()
+		if err != nil {
+			return r, err
+		}
+		defer dir.Close()
+		r.cmd.SysProcAttr.UseCgroupFD, r.cmd.SysProcAttr.CgroupFD = true, int(dir.Fd())
+	}
+	err = r.cmd.Start()
+	if err != nil && cloneInto {
+		// clone3(CLONE_INTO_CGROUP) needs 5.7; older v2 kernels attach through the pipe.
+		r.cmd.SysProcAttr.UseCgroupFD, cloneInto = false, false
+		r.cmd.Process, r.cmd.ProcessState = nil, nil
+		err = r.cmd.Start()
+	}
+	syncR.Close()
+	reportW.Close()
+	if err != nil {
+		return r, fmt.Errorf("re-executing /proc/self/exe: %w", err)
+	}
+	r.ChildPID = r.cmd.Process.Pid
+
+	switch {
+	case cloneInto:
+		// already born inside the group
+	case o.Attach == BeforeExec:
+		if err := g.Attach(r.ChildPID); err != nil {
+			return r, err
+		}
+	case o.Layout.Version == 1:
+		// The article's order and file: one thread ID into tasks, after start.
+		if err := g.AttachThread(r.ChildPID); err != nil {
+			return r, err
+		}
+	default:
+		if err := g.Attach(r.ChildPID); err != nil {
+			return r, err
+		}
+	}
+	if _, err := syncW.Write([]byte{1}); err != nil && o.Attach == BeforeExec {
+		return r, fmt.Errorf("releasing the child: %w", err)
+	}
+	line, err := r.reports.ReadBytes('\n')
+	if err != nil {
+		return r, fmt.Errorf("the child exited before reporting in")
+	}
+	if err := json.Unmarshal(line, &r.Child); err != nil || r.Child.Argv0 == "" {
+		var ex exitReport
+		if json.Unmarshal(line, &ex) == nil && ex.Error != "" {
+			return r, fmt.Errorf("child: %s", ex.Error)
+		}
+		return r, fmt.Errorf("the child's report is unreadable: %q", line)
+	}
+	return r, nil
+}
+
+// Signal passes a signal to the child, which hands it to the workload.
+func (r *Run) Signal(sig os.Signal) error { return r.cmd.Process.Signal(sig) }
+
+// Stop asks the workload to end (SIGTERM through the child) and waits.
+func (r *Run) Stop() (Result, error) {
+	_ = r.Signal(syscall.SIGTERM)
+	return r.Wait()
+}
+
+// Wait waits for the child, reads what the kernel recorded, and removes the
+// group. It is safe to call more than once.
+func (r *Run) Wait() (Result, error) {
+	r.waitOnce.Do(func() {
+		r.result, r.err = r.wait()
+	})
+	return r.result, r.err
+}
+
+func (r *Run) wait() (Result, error) {
+	res := Result{Group: r.Group.Name, ChildPID: r.ChildPID, ChildInfo: r.Child, AttachOrder: r.opts.Attach,
+		EventsFile: r.Group.Files.Events, PeakFile: r.Group.Files.Peak, Peak: -1}
+	var ex exitReport
+	line, rerr := r.reports.ReadBytes('\n')
+	werr := r.cmd.Wait()
+	switch {
+	case rerr == nil && json.Unmarshal(line, &ex) == nil:
+		res.ExitCode, res.Signal, res.ChildError = ex.Exit, ex.Signal, ex.Error
+	default:
+		// The child itself died (SIGKILL from the OOM killer, or from us).
+		res.ChildError = fmt.Sprintf("the child ended without a report: %v", werr)
+		res.ExitCode = -1
+		if st, ok := r.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && st.Signaled() {
+			res.Signal = int(st.Signal())
+			res.ExitCode = 128 + res.Signal
+		}
+	}
+	r.collect(&res)
+	return res, r.cleanup()
+}
+
+// collect reads the group's counters after the workload has ended.
+func (r *Run) collect(res *Result) {
+	g := r.Group
+	res.Limit, _ = g.Limit()
+	if p, err := g.Peak(); err == nil {
+		res.Peak = p
+		res.Headroom = res.Limit - p
+	}
+	res.Failcnt, _ = g.Failcnt()
+	if ev, err := g.Events(); err == nil {
+		res.OOMKills, res.OOMKnown = ev.OOMKills()
+	}
+	if r.kernel != nil {
+		lines, _ := r.kernel.Lines()
+		res.Victims = kmsg.OOMKills(lines, "/"+g.Name)
+	}
+}
+
+func (r *Run) cleanup() error {
+	if r.reportR != nil {
+		r.reportR.Close()
+	}
+	r.kernel.Close()
+	return r.Group.Remove(context.Background())
+}
+
+// abort tears down a run that failed to start.
+func (r *Run) abort() {
+	if r.cmd != nil && r.cmd.Process != nil {
+		_ = r.cmd.Process.Kill()
+		_ = r.cmd.Wait()
+	}
+	_ = r.cleanup()
+}
+
+// Execute starts a run and waits for it to end.
+func Execute(ctx context.Context, o Options) (Result, error) {
+	r, err := Start(ctx, o)
+	if err != nil {
+		return Result{}, err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = r.Signal(syscall.SIGTERM) })
+	defer stop()
+	return r.Wait()
+}
+
+// IsUsage reports whether err is the caller's mistake rather than the machine's.
+func IsUsage(err error) bool { return errors.Is(err, ErrUsage) }
+
+// Kill ends the child (and with it its PID namespace) at once.
+func (r *Run) Kill() { _ = r.cmd.Process.Kill() }
