@@ -95,3 +95,20 @@ func OOMKills(lines []string, cgroupPath string) []Kill {
 	}
 	return kills
 }
+
+// Tail returns the last n messages in the kernel log, for failure evidence.
+func Tail(n int) ([]string, error) {
+	fd, err := syscall.Open("/dev/kmsg", syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: "/dev/kmsg", Err: err}
+	}
+	c := &Cursor{fd: fd} // a fresh descriptor starts at the oldest record
+	defer c.Close()
+	lines, err := c.Lines()
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return lines, err
+}
+
+func (k Kill) String() string { return k.Task + " pid " + strconv.Itoa(k.PID) }

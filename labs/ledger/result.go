@@ -33,11 +33,11 @@ type Figure struct {
 // Env says where a run happened; every report carries it.
 type Env struct {
 	Kernel      string `json:"kernel"`
-	Layout      string `json:"cgroup_layout"`          // legacy, hybrid, unified
-	MemoryMount string `json:"memory_controller"`      // where the memory controller is mounted
-	MemoryMode  string `json:"memory_cgroup_version"`  // v1 or v2: which hierarchy has it
+	Layout      string `json:"cgroup_layout"`         // legacy, hybrid, unified
+	MemoryMount string `json:"memory_controller"`     // where the memory controller is mounted
+	MemoryMode  string `json:"memory_cgroup_version"` // v1 or v2: which hierarchy has it
 	Hostname    string `json:"hostname,omitempty"`
-	Docker      string `json:"docker,omitempty"`       // engine and CLI versions, when used
+	Docker      string `json:"docker,omitempty"` // engine and CLI versions, when used
 }
 
 // Result is one claim's verdict in one cgroup mode.

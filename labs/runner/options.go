@@ -84,7 +84,10 @@ type Options struct {
 	Namespaces uintptr // clone flags, see ParseNamespaces
 	Attach     Attach
 	Command    []string
-	Stdin      io.Reader
-	Stdout     io.Writer
-	Stderr     io.Writer
+	// OOMGroup asks v2 to kill the whole group when one task must die
+	// (memory.oom.group); v1 has no such switch.
+	OOMGroup bool
+	Stdin    io.Reader
+	Stdout   io.Writer
+	Stderr   io.Writer
 }

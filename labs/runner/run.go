@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"sync"
 	"syscall"
 
 	"github.com/memlab/memlab/labs/cgroup"
@@ -42,14 +41,14 @@ type Run struct {
 	ChildPID int       // the re-executed child's PID on the host
 	Child    ChildInfo // what the child reported about itself
 
-	opts     Options
-	cmd      *exec.Cmd
-	reports  *bufio.Reader
-	reportR  *os.File
-	kernel   *kmsg.Cursor
-	waitOnce sync.Once
-	result   Result
-	err      error
+	opts    Options
+	cmd     *exec.Cmd
+	reports *bufio.Reader
+	reportR *os.File
+	kernel  *kmsg.Cursor
+	done    chan struct{} // closed when the run has ended and been cleaned up
+	result  Result
+	err     error
 }
 
 // Start makes the group, starts the child in its namespaces, attaches it in
@@ -80,6 +79,14 @@ func Start(ctx context.Context, o Options) (r *Run, err error) {
 	}
 	if err := g.DisableSwap(o.Limit); err != nil {
 		return r, err
+	}
+	if o.OOMGroup {
+		if o.Layout.Version != 2 {
+			return r, fmt.Errorf("%w: memory.oom.group exists only on cgroup v2", ErrUsage)
+		}
+		if err := g.WriteFile("memory.oom.group", "1"); err != nil {
+			return r, err
+		}
 	}
 	r.kernel, _ = kmsg.Open() // optional: names OOM victims when readable
 
@@ -161,6 +168,11 @@ func Start(ctx context.Context, o Options) (r *Run, err error) {
 		}
 		return r, fmt.Errorf("the child's report is unreadable: %q", line)
 	}
+	r.done = make(chan struct{})
+	go func() {
+		r.result, r.err = r.wait()
+		close(r.done)
+	}()
 	return r, nil
 }
 
@@ -173,14 +185,15 @@ func (r *Run) Stop() (Result, error) {
 	return r.Wait()
 }
 
-// Wait waits for the child, reads what the kernel recorded, and removes the
-// group. It is safe to call more than once.
+// Wait waits until the child has ended, what the kernel recorded has been
+// read and the group removed. It is safe to call more than once.
 func (r *Run) Wait() (Result, error) {
-	r.waitOnce.Do(func() {
-		r.result, r.err = r.wait()
-	})
+	<-r.done
 	return r.result, r.err
 }
+
+// Done is closed once the run has ended and its group is gone.
+func (r *Run) Done() <-chan struct{} { return r.done }
 
 func (r *Run) wait() (Result, error) {
 	res := Result{Group: r.Group.Name, ChildPID: r.ChildPID, ChildInfo: r.Child, AttachOrder: r.opts.Attach,

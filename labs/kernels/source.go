@@ -1,0 +1,153 @@
+// Package kernels finds the kernel images the matrix boots: Debian's cloud
+// kernels, fetched once through a private apt configuration and cached
+// outside the repository, or any vmlinuz/bzImage the user brings.
+package kernels
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// ErrBadList is a kernel list or KERNELS entry memlab cannot read.
+var ErrBadList = errors.New("bad kernel list")
+
+// DefaultPackage is the metapackage a debian: source fetches when it names
+// no package: Debian's cloud flavour, small and built for virtual machines.
+const DefaultPackage = "linux-image-cloud-amd64"
+
+// Source is one line of the kernel list: a name for the matrix's columns and
+// where the image comes from.
+type Source struct {
+	Name    string `json:"name"`
+	Suite   string `json:"debian_suite,omitempty"` // bookworm, bullseye, trixie...
+	Package string `json:"debian_package,omitempty"`
+	Path    string `json:"path,omitempty"` // a kernel image the user brings
+}
+
+func (s Source) String() string {
+	if s.Path != "" {
+		return s.Path
+	}
+	return "debian:" + s.Suite + "/" + s.Package
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
+
+// ParseEntry reads one entry: "[NAME=]debian:SUITE[/PACKAGE]" or
+// "[NAME=]PATH". Without a name, a Debian source is named after its suite
+// and a path after its file (vmlinuz-6.1.0-x → 6.1.0-x).
+func ParseEntry(entry string) (Source, error) {
+	entry = strings.TrimSpace(entry)
+	var s Source
+	if i := strings.IndexByte(entry, '='); i > 0 && !strings.ContainsAny(entry[:i], "/:") {
+		s.Name, entry = entry[:i], entry[i+1:]
+	}
+	if entry == "" {
+		return s, fmt.Errorf("%w: empty kernel source", ErrBadList)
+	}
+	if rest, ok := strings.CutPrefix(entry, "debian:"); ok {
+		s.Suite, s.Package, _ = strings.Cut(rest, "/")
+		if s.Package == "" {
+			s.Package = DefaultPackage
+		}
+		if !nameRE.MatchString(s.Suite) || !nameRE.MatchString(s.Package) {
+			return s, fmt.Errorf("%w: %q: want debian:SUITE[/PACKAGE]", ErrBadList, entry)
+		}
+		if s.Name == "" {
+			s.Name = s.Suite
+			if s.Package != DefaultPackage {
+				s.Name += "-" + s.Package
+			}
+		}
+	} else {
+		s.Path = entry
+		if s.Name == "" {
+			base := filepath.Base(entry)
+			for _, p := range []string{"vmlinuz-", "bzImage-", "vmlinux-"} {
+				base = strings.TrimPrefix(base, p)
+			}
+			s.Name = base
+		}
+	}
+	if !nameRE.MatchString(s.Name) {
+		return s, fmt.Errorf("%w: kernel name %q: use letters, digits, '.', '_', '+', '-'", ErrBadList, s.Name)
+	}
+	return s, nil
+}
+
+// ParseList reads a kernel list: one "NAME SOURCE" or "SOURCE" per line,
+// '#' starts a comment. Names must be unique.
+func ParseList(r io.Reader) ([]Source, error) {
+	var out []Source
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line, _, _ := strings.Cut(sc.Text(), "#")
+		f := strings.Fields(line)
+		var entry string
+		switch len(f) {
+		case 0:
+			continue
+		case 1:
+			entry = f[0]
+		case 2:
+			entry = f[0] + "=" + f[1]
+		default:
+			return nil, fmt.Errorf("%w: line %d: want NAME SOURCE", ErrBadList, n)
+		}
+		s, err := ParseEntry(entry)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", n, err)
+		}
+		if seen[s.Name] {
+			return nil, fmt.Errorf("%w: line %d: kernel name %q twice", ErrBadList, n, s.Name)
+		}
+		seen[s.Name] = true
+		out = append(out, s)
+	}
+	return out, sc.Err()
+}
+
+// ParseEntries reads a KERNELS value: entries separated by commas or spaces.
+func ParseEntries(list string) ([]Source, error) {
+	var out []Source
+	seen := map[string]bool{}
+	for _, e := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' }) {
+		s, err := ParseEntry(e)
+		if err != nil {
+			return nil, err
+		}
+		if seen[s.Name] {
+			return nil, fmt.Errorf("%w: kernel name %q twice (name them: NAME=SOURCE)", ErrBadList, s.Name)
+		}
+		seen[s.Name] = true
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: no kernels given", ErrBadList)
+	}
+	return out, nil
+}
+
+// LoadList reads a kernel list file.
+func LoadList(path string) ([]Source, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out, err := ParseList(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: %s lists no kernels", ErrBadList, path)
+	}
+	return out, nil
+}

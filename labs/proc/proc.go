@@ -1,0 +1,121 @@
+// Package proc answers the questions the labs ask of /proc: which processes
+// descend from a PID, which threads a process has, which memory cgroup a
+// thread is in, and how much resident memory a process holds (top's RES).
+// Parsing is prometheus/procfs's.
+package proc
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/prometheus/procfs"
+)
+
+// Process is one process as the labs describe it.
+type Process struct {
+	PID  int
+	PPID int
+	Comm string
+}
+
+func (p Process) String() string { return fmt.Sprintf("%s %d", p.Comm, p.PID) }
+
+// Tree returns pid and every process descending from it, parents first.
+func Tree(pid int) ([]Process, error) {
+	all, err := procfs.AllProcs()
+	if err != nil {
+		return nil, err
+	}
+	children := map[int][]Process{}
+	var root *Process
+	for _, p := range all {
+		st, err := p.Stat()
+		if err != nil {
+			continue // it exited while we looked
+		}
+		pr := Process{PID: st.PID, PPID: st.PPID, Comm: st.Comm}
+		if pr.PID == pid {
+			root = &pr
+		}
+		children[pr.PPID] = append(children[pr.PPID], pr)
+	}
+	if root == nil {
+		return nil, fmt.Errorf("no process %d", pid)
+	}
+	out := []Process{*root}
+	for i := 0; i < len(out); i++ {
+		kids := children[out[i].PID]
+		sort.Slice(kids, func(a, b int) bool { return kids[a].PID < kids[b].PID })
+		out = append(out, kids...)
+	}
+	return out, nil
+}
+
+// Threads lists a process's thread IDs.
+func Threads(pid int) ([]int, error) {
+	ts, err := procfs.AllThreads(pid)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int, 0, len(ts))
+	for _, t := range ts {
+		ids = append(ids, t.PID)
+	}
+	sort.Ints(ids)
+	return ids, nil
+}
+
+// ThreadMemoryCgroup says which memory cgroup one thread is in: the path of
+// its v1 "memory" line, or of its v2 line ("0::/...").
+func ThreadMemoryCgroup(pid, tid int) (string, error) {
+	fs, err := procfs.NewFS(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return "", err
+	}
+	t, err := fs.Proc(tid)
+	if err != nil {
+		return "", err
+	}
+	cgs, err := t.Cgroups()
+	if err != nil {
+		return "", err
+	}
+	v2 := ""
+	for _, c := range cgs {
+		for _, ctl := range c.Controllers {
+			if ctl == "memory" {
+				return c.Path, nil
+			}
+		}
+		if c.HierarchyID == 0 {
+			v2 = c.Path
+		}
+	}
+	if v2 == "" {
+		return "", fmt.Errorf("thread %d has no memory cgroup line", tid)
+	}
+	return v2, nil
+}
+
+// ResidentBytes is a process's resident memory, what top shows as RES.
+func ResidentBytes(pid int) (int64, error) {
+	p, err := procfs.NewProc(pid)
+	if err != nil {
+		return 0, err
+	}
+	st, err := p.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return int64(st.ResidentMemory()), nil
+}
+
+// Names renders processes as "comm pid, comm pid".
+func Names(ps []Process) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,91 @@
+// Package claim is what every memlab spec uses to speak to the ledger: it
+// records the environment, observed figures and the verdict a passing spec
+// reached, and gives each spec a lab cgroup (or a reasoned skip) in the
+// cgroup mode it is written for. The specs assert; this package only files.
+package claim
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+
+	"github.com/memlab/memlab/labs/cgroup"
+	"github.com/memlab/memlab/labs/ledger"
+)
+
+// Figure files one observed value beside the article's figure.
+func Figure(name string, value any, file string) {
+	AddReportEntry(ledger.EntryFigure, ledger.Figure{Name: name, Value: fmt.Sprint(value), File: file})
+}
+
+// Holds files the verdict that the article is right here. Call it after
+// the assertions that prove it.
+func Holds(note string) {
+	AddReportEntry(ledger.EntryVerdict, ledger.VerdictEntry{Verdict: ledger.Holds, Why: note})
+}
+
+// Corrected files the verdict that the article is wrong here, with the
+// evidence; the spec has asserted the true behaviour before calling it.
+func Corrected(evidence string, a ...any) {
+	AddReportEntry(ledger.EntryVerdict, ledger.VerdictEntry{Verdict: ledger.Corrected, Why: fmt.Sprintf(evidence, a...)})
+}
+
+// Decide files Holds when the article's statement was observed true here,
+// and Corrected with the evidence otherwise.
+func Decide(articleRight bool, note, evidence string) {
+	if articleRight {
+		Holds(note)
+	} else {
+		Corrected("%s", evidence)
+	}
+}
+
+// Env is where this suite runs; RecordEnv files it for every report.
+func Env() (ledger.Env, cgroup.Layout, error) {
+	env := ledger.Env{Kernel: kernelRelease()}
+	env.Hostname, _ = os.Hostname()
+	l, err := cgroup.Detect()
+	if err != nil {
+		env.Layout, env.MemoryMount = "none", err.Error()
+		return env, l, err
+	}
+	env.Layout, env.MemoryMount, env.MemoryMode = string(l.Mode), l.MemoryRoot, l.VersionLabel()
+	return env, l, nil
+}
+
+// RecordEnv files the environment. Call it from BeforeSuite.
+func RecordEnv() {
+	env, _, _ := Env()
+	AddReportEntry(ledger.EntryEnv, env)
+}
+
+func kernelRelease() string {
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// KernelRelease is `uname -r`.
+func KernelRelease() string { return kernelRelease() }
+
+// PrepareSuite files the environment and sweeps the groups that killed runs
+// left behind, so every suite starts from a clean lab parent.
+func PrepareSuite(ctx context.Context) {
+	RecordEnv()
+	_, l, err := Env()
+	if err != nil || os.Geteuid() != 0 {
+		return
+	}
+	swept, err := cgroup.Sweep(ctx, l)
+	if len(swept) > 0 {
+		GinkgoWriter.Printf("swept groups a killed run left: %v\n", swept)
+	}
+	if err != nil {
+		Fail("sweeping leftovers: " + err.Error())
+	}
+}

@@ -1,0 +1,103 @@
+package claim
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/memlab/memlab/labs/cgroup"
+	"github.com/memlab/memlab/labs/kmsg"
+	"github.com/memlab/memlab/labs/runner"
+)
+
+// Mode is a cgroup version a claim is checked in. Specs are written once and
+// run for both; the one this kernel does not drive memory through skips
+// with the reason, and the kernel matrix runs it where it can.
+type Mode struct {
+	Version int
+	Files   cgroup.Files
+}
+
+// Modes are v1 (the article's) and v2 (its translation).
+var Modes = []Mode{{1, cgroup.V1Files}, {2, cgroup.V2Files}}
+
+// Label is the Ginkgo label that files a spec's result under its mode.
+func (m Mode) Label() Labels { return Label("root", fmt.Sprintf("cgroup:v%d", m.Version)) }
+
+// Name is "v1" or "v2".
+func (m Mode) Name() string { return fmt.Sprintf("v%d", m.Version) }
+
+// Lab returns this machine's layout, or skips the spec with the reason it
+// cannot run here: not root, no cgroup filesystem, or the memory controller
+// on the other version.
+func (m Mode) Lab() cgroup.Layout {
+	if os.Geteuid() != 0 {
+		Skip("needs root: the labs write the cgroup filesystem")
+	}
+	_, l, err := Env()
+	if err != nil {
+		Skip("no memory cgroup here: " + err.Error())
+	}
+	if l.Version != m.Version {
+		Skip(fmt.Sprintf("the memory controller is on cgroup v%d here (%s); v%d claims run under the kernel matrix",
+			l.Version, l, m.Version))
+	}
+	return l
+}
+
+// Group makes a lab group that is removed when the spec ends, whatever
+// happens; if the spec failed, the group's evidence is filed first.
+func Group(l cgroup.Layout, name string) *cgroup.Group {
+	g, err := cgroup.Create(l, name)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func(ctx SpecContext) {
+		if CurrentSpecReport().Failed() {
+			Evidence(g)
+		}
+		Expect(g.Remove(ctx)).To(Succeed())
+	})
+	return g
+}
+
+// Start starts the re-exec runner with cleanup registered at once: the child
+// is killed and the group removed even if the spec fails or is interrupted.
+func Start(o runner.Options) *runner.Run {
+	r, err := runner.Start(context.Background(), o)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() {
+		if CurrentSpecReport().Failed() {
+			Evidence(r.Group)
+		}
+		r.Kill()
+		_, err := r.Wait()
+		Expect(err).NotTo(HaveOccurred())
+	})
+	return r
+}
+
+// Evidence files what a teacher or kernel engineer needs to see why a spec
+// failed: memory.stat, the OOM state and the tail of the kernel log.
+func Evidence(g *cgroup.Group) {
+	var b strings.Builder
+	for _, f := range []string{g.Files.Limit, g.Files.Usage, g.Files.Peak, g.Files.Events, g.Files.Stat, g.Files.Procs} {
+		v, err := g.ReadFile(f)
+		if err != nil {
+			v = err.Error()
+		}
+		fmt.Fprintf(&b, "== %s/%s\n%s\n", g.Name, f, v)
+	}
+	fmt.Fprintf(&b, "== kernel log (tail)\n%s\n", kernelLogTail(20))
+	AddReportEntry("evidence", b.String(), ReportEntryVisibilityFailureOrVerbose)
+}
+
+func kernelLogTail(n int) string {
+	lines, err := kmsg.Tail(n)
+	if err != nil {
+		return err.Error()
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,145 @@
+package reexec_test
+
+import (
+	"fmt"
+	"syscall"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
+
+	"github.com/memlab/memlab/labs/runner"
+	"github.com/memlab/memlab/specs/claim"
+)
+
+func oomKills(r *runner.Run) int64 {
+	ev, err := r.Group.Events()
+	Expect(err).NotTo(HaveOccurred())
+	n, _ := ev.OOMKills()
+	return n
+}
+
+// g5Runs: with 99m under 100m the rest of the group has less than 1 MiB, so
+// whether stress survives can vary from run to run; one run proves little.
+const g5Runs = 5
+
+var _ = Describe("G5: stress at 99m under a 100m limit keeps running", func() {
+	for _, m := range claim.Modes {
+		It(fmt.Sprintf("G5: a 99m worker under %s = 100m, %d runs: each survives, or is OOM-killed at the limit", m.Files.Limit, g5Runs), m.Label(), func() {
+			l := m.Lab()
+			survived, minHeadroom := 0, int64(limit100m)
+			var killedPeaks []string
+			for range g5Runs {
+				o, out := lab(l, "g5", stress("99m")...)
+				r := claim.Start(o)
+				// The worker has touched all of its 99m once usage passes it;
+				// if the kernel kills it first, the run ends instead.
+				Eventually(func() bool {
+					select {
+					case <-r.Done():
+						return true
+					default:
+					}
+					u, err := r.Group.Usage()
+					return err == nil && u >= 99<<20
+				}).Should(BeTrue())
+				res, err := r.Stop()
+				Expect(err).NotTo(HaveOccurred())
+				if res.OOMKills == 0 {
+					Expect(res.Signal).To(Equal(int(syscall.SIGTERM)), "a survivor ends by our SIGTERM")
+					Expect(out).NotTo(gbytes.Say("got signal 9"))
+					survived++
+					minHeadroom = min(minHeadroom, res.Headroom)
+					continue
+				}
+				// A kill must be the memory controller's, at the limit, of the worker.
+				Expect(res.Peak).To(Equal(res.Limit))
+				Expect(out).To(gbytes.Say(`<-- worker [0-9]+ got signal 9`))
+				Expect(res.ExitCode).To(Equal(1))
+				killedPeaks = append(killedPeaks, fmt.Sprint(res.Peak))
+			}
+
+			claim.Figure("runs that survived", fmt.Sprintf("%d of %d", survived, g5Runs), m.Files.Events)
+			if survived > 0 {
+				claim.Figure("smallest headroom of a survivor (limit - peak)", minHeadroom, m.Files.Peak)
+			}
+			claim.Decide(survived == g5Runs && minHeadroom >= claim.SafeHeadroom,
+				fmt.Sprintf("survived %d of %d runs, never closer than %d bytes to the limit", survived, g5Runs, minHeadroom),
+				fmt.Sprintf("not reliably: %d of %d runs survived, the closest within %d bytes of the limit (safe: %d); 99m leaves under 1 MiB for stress's master, "+
+					"the child and the kernel memory charged to the group (the worker's page tables alone take about 200 KiB)",
+					survived, g5Runs, minHeadroom, claim.SafeHeadroom))
+		})
+	}
+})
+
+var _ = Describe("G6: stress at 101m under a 100m limit: its worker gets signal 9 and stress fails with exit status 1", func() {
+	for _, m := range claim.Modes {
+		It(fmt.Sprintf("G6: a 101m worker under %s = 100m is killed with signal 9 and stress exits 1", m.Files.Limit), m.Label(), func() {
+			l := m.Lab()
+			o, out := lab(l, "g6", stress("101m")...)
+			r := claim.Start(o)
+			res, err := r.Wait()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(out).To(gbytes.Say(`<-- worker [0-9]+ got signal 9`))
+			Expect(res.ExitCode).To(Equal(1))
+			Expect(res.Signal).To(BeZero(), "stress itself exits; only its worker was killed")
+			if res.OOMKnown {
+				Expect(res.OOMKills).To(BeNumerically(">=", 1))
+			}
+
+			claim.Figure("stress exit status", res.ExitCode, "")
+			claim.Figure("oom_kill", res.OOMKills, m.Files.Events)
+			for _, v := range res.Victims {
+				claim.Figure("killed (kernel log)", v.String(), "/dev/kmsg")
+			}
+			claim.Holds("worker got signal 9, stress: failed run, exit status 1")
+		})
+	}
+})
+
+var _ = Describe("G7: when the limit is exceeded, every process in the group is killed", func() {
+	for _, m := range claim.Modes {
+		It(fmt.Sprintf("G7: over the limit, cgroup %s's OOM killer picks its victims; who dies is observed", m.Name()), m.Label(), func() {
+			l := m.Lab()
+			// Four processes share the group: the child, sh, stress and its worker.
+			o, _ := lab(l, "g7", "sh", "-c", "stress --vm-bytes 101m --vm-keep -m 1; exit $?")
+			r := claim.Start(o)
+			res, err := r.Wait()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(res.ChildError).To(BeEmpty(), "the child lived to report how sh ended")
+			Expect(res.Signal).To(BeZero(), "sh was not killed: it exited with stress's status")
+			Expect(res.ExitCode).To(Equal(1))
+			if res.OOMKnown {
+				Expect(res.OOMKills).To(Equal(int64(1)), "one victim: the task with the most memory")
+			}
+			if len(res.Victims) > 0 {
+				Expect(res.Victims).To(HaveLen(1))
+				Expect(res.Victims[0].Task).To(Equal("stress"))
+			}
+
+			claim.Figure("processes killed (oom_kill)", res.OOMKills, m.Files.Events)
+			for _, v := range res.Victims {
+				claim.Figure("the one killed (kernel log)", v.String(), "/dev/kmsg")
+			}
+			claim.Figure("survivors", "memlab-init (exe), sh, stress: exited by themselves, status 1", "")
+			allKilled := res.Signal == int(syscall.SIGKILL) || res.OOMKills > 1
+			claim.Decide(allKilled, "",
+				fmt.Sprintf("the OOM killer kills one task, the largest (stress's worker); the rest of the group lives on and exits by itself (oom_kill %d)", res.OOMKills)+
+					map[int]string{1: "; v1 has no switch to kill the whole group", 2: "; v2 kills the whole group only with memory.oom.group=1"}[m.Version])
+		})
+	}
+
+	It("G7: with memory.oom.group=1, cgroup v2 kills every process in the group", Label("root", "cgroup:v2"), func() {
+		l := claim.Modes[1].Lab()
+		o, _ := lab(l, "g7group", "sh", "-c", "stress --vm-bytes 101m --vm-keep -m 1; exit $?")
+		o.OOMGroup = true
+		r := claim.Start(o)
+		res, err := r.Wait()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.Signal).To(Equal(int(syscall.SIGKILL)), "the child itself was killed")
+		Expect(res.OOMKills).To(BeNumerically(">=", 2))
+
+		claim.Figure("processes killed (oom_kill)", res.OOMKills, "memory.events")
+		claim.Holds("with memory.oom.group=1 the whole group goes, as the article describes")
+	})
+})

@@ -1,0 +1,116 @@
+package reexec_test
+
+import (
+	"fmt"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/memlab/memlab/labs/cgroup"
+	"github.com/memlab/memlab/labs/proc"
+	"github.com/memlab/memlab/labs/runner"
+	"github.com/memlab/memlab/specs/claim"
+)
+
+// g8Runs is how often each attach order is tried: the article's order is a
+// race, so one run proves little either way.
+const g8Runs = 8
+
+// placement is where one run's threads and workload ended up.
+type placement struct {
+	childThreadsIn, childThreadsOut int
+	workloadIn                      bool
+	usage, workerRSS                int64
+}
+
+func (p placement) confined() bool { return p.workloadIn && p.childThreadsOut == 0 }
+
+// observe starts the child in the given order with a small stress and looks,
+// once the worker holds its memory, at which memory cgroup each thread of the
+// child and the worker itself are in.
+func observe(l cgroup.Layout, order runner.Attach) placement {
+	o, _ := lab(l, "g8", stress("16m")...)
+	o.Attach = order
+	r := claim.Start(o)
+	var worker proc.Process
+	Eventually(func() (int64, error) {
+		tree, err := proc.Tree(r.ChildPID)
+		if err != nil || len(tree) < 3 {
+			return 0, err
+		}
+		worker = tree[len(tree)-1]
+		return proc.ResidentBytes(worker.PID)
+	}).Should(BeNumerically(">=", 16<<20), "stress's worker holds its 16m")
+
+	var p placement
+	want := "/" + r.Group.Name
+	cg, err := proc.ThreadMemoryCgroup(worker.PID, worker.PID)
+	Expect(err).NotTo(HaveOccurred())
+	p.workloadIn = cg == want
+	threads, err := proc.Threads(r.ChildPID)
+	Expect(err).NotTo(HaveOccurred())
+	for _, tid := range threads {
+		cg, err := proc.ThreadMemoryCgroup(r.ChildPID, tid)
+		Expect(err).NotTo(HaveOccurred())
+		if tid == r.ChildPID {
+			Expect(cg).To(Equal(want), "the ID written to the group's file is in the group")
+		}
+		if cg == want {
+			p.childThreadsIn++
+		} else {
+			p.childThreadsOut++
+		}
+	}
+	p.usage, _ = r.Group.Usage()
+	p.workerRSS, _ = proc.ResidentBytes(worker.PID)
+	_, err = r.Stop()
+	Expect(err).NotTo(HaveOccurred())
+	return p
+}
+
+var _ = Describe("G8: starting the child, then writing its PID to tasks, confines everything the child goes on to run", func() {
+	for _, m := range claim.Modes {
+		It(fmt.Sprintf("G8: the article's order (start, then write the PID to %s) against memlab's (attach before exec), %d runs each, cgroup %s",
+			map[int]string{1: "tasks", 2: "cgroup.procs"}[m.Version], g8Runs, m.Name()), m.Label(), func() {
+			l := m.Lab()
+			var article, fixed []placement
+			for range g8Runs {
+				article = append(article, observe(l, runner.AfterStart))
+				fixed = append(fixed, observe(l, runner.BeforeExec))
+			}
+			for i, p := range fixed {
+				Expect(p.confined()).To(BeTrue(), "attach before exec must confine every run (run %d: %+v)", i, p)
+			}
+
+			escapedWorkload, threadsLeftOut := 0, 0
+			var example string
+			for _, p := range article {
+				if !p.workloadIn {
+					escapedWorkload++
+					example = fmt.Sprintf("usage %d while the worker held RES %d", p.usage, p.workerRSS)
+				}
+				if p.childThreadsOut > 0 {
+					threadsLeftOut++
+				}
+			}
+			claim.Figure("article's order: runs whose stress escaped the group", fmt.Sprintf("%d of %d", escapedWorkload, g8Runs), "/proc/PID/cgroup")
+			claim.Figure("article's order: runs that left some of the child's threads outside", fmt.Sprintf("%d of %d", threadsLeftOut, g8Runs), "/proc/PID/task/TID/cgroup")
+			if example != "" {
+				claim.Figure("article's order: an escaped run", example, m.Files.Usage)
+			}
+			claim.Figure("memlab's order: runs fully confined", fmt.Sprintf("%d of %d", g8Runs, g8Runs), "/proc/PID/cgroup")
+
+			var why []string
+			if escapedWorkload > 0 {
+				why = append(why, fmt.Sprintf("in %d of %d runs stress was forked before the write, or by a thread the write did not move, and ran outside the limit", escapedWorkload, g8Runs))
+			}
+			if threadsLeftOut > 0 {
+				why = append(why, fmt.Sprintf("in %d of %d runs writing one PID to tasks moved only that thread, leaving other threads of the Go child outside", threadsLeftOut, g8Runs))
+			}
+			claim.Decide(escapedWorkload == 0 && threadsLeftOut == 0,
+				fmt.Sprintf("all %d runs in the article's order ended fully confined here; it is still a race: memlab attaches before exec", g8Runs),
+				strings.Join(why, "; ")+"; attaching before the child runs anything confines every run")
+		})
+	}
+})
