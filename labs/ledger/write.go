@@ -57,19 +57,28 @@ func (r Report) WriteTable(w io.Writer) {
 			res.Verdict, clip(strings.Join(res.Files, ","), 30))
 	}
 	tw.Flush()
-	notes := false
+	// One line per distinct reason: a machine without v2 memory skips every
+	// v2 spec for the same reason, and saying it once is enough.
+	var reasons []string
+	who := map[string][]string{}
 	for _, res := range r.Results {
 		if res.Verdict == Holds || res.Why == "" {
 			continue
 		}
-		if !notes {
-			fmt.Fprintln(w, "\nwhy:")
-			notes = true
+		key := string(res.Verdict) + ": " + res.Why
+		if _, seen := who[key]; !seen {
+			reasons = append(reasons, key)
 		}
-		fmt.Fprintf(w, "  %s/%s %s: %s\n", res.ID, res.Mode, res.Verdict, res.Why)
+		who[key] = append(who[key], res.ID+"/"+res.Mode)
+	}
+	if len(reasons) > 0 {
+		fmt.Fprintln(w, "\nwhy:")
+	}
+	for _, key := range reasons {
+		fmt.Fprintf(w, "  %s %s\n", strings.Join(who[key], " "), key)
 	}
 	n := r.Count()
-	fmt.Fprintf(w, "\n%d claims: %d holds, %d corrected, %d skipped, %d failed, %d no result\n",
+	fmt.Fprintf(w, "\n%d results (claim x cgroup mode): %d holds, %d corrected, %d skipped, %d failed, %d no result\n",
 		len(r.Results), n[Holds], n[Corrected], n[Skipped], n[Failed], n[NoResult])
 }
 

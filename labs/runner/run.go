@@ -30,7 +30,8 @@ type Result struct {
 	ChildError  string      `json:"child_error,omitempty"`
 	EventsFile  string      `json:"events_file"`
 	PeakFile    string      `json:"peak_file"`
-	ChildPID    int         `json:"child_pid"` // host PID of the re-executed child
+	ChildPID    int         `json:"child_pid"`         // host PID of the re-executed child
+	ChildMaxRSS int64       `json:"child_max_rss_kib"` // the child's own peak resident memory
 	ChildInfo   ChildInfo   `json:"child"`
 	AttachOrder Attach      `json:"attach"`
 }
@@ -212,6 +213,9 @@ func (r *Run) wait() (Result, error) {
 			res.Signal = int(st.Signal())
 			res.ExitCode = 128 + res.Signal
 		}
+	}
+	if ru, ok := r.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		res.ChildMaxRSS = ru.Maxrss
 	}
 	r.collect(&res)
 	return res, r.cleanup()

@@ -1,0 +1,76 @@
+# memlab: checks, on this kernel, every claim of the article on the cgroup
+# memory controller.
+#
+#   make labs    run every claim here and print the claim-by-claim report
+#   make test    what CI runs: lint, unit tests, then the labs
+#   make bench   wall time of the suites (median of several runs), memlab's peak memory
+#   make clean   remove bin/ and reports/ (and any group a killed run left)
+#
+# The labs need root and a cgroup filesystem with the memory controller;
+# `make labs` installs what is missing through vagrant/provision.sh.
+
+SHELL       := /bin/bash
+GO          ?= go
+GINKGO      := $(GO) tool ginkgo
+REPORTS     := reports
+MEMLAB      := bin/memlab
+# The suites, one per article section; Docker's joins when it exists.
+SUITES      ?= ./specs/rawcgroup ./specs/reexec $(patsubst %,./%,$(wildcard specs/docker))
+# e.g. LABEL_FILTER='!docker' or 'cgroup:v1'
+LABEL_FILTER ?=
+BENCH_RUNS  ?= 5
+
+.DEFAULT_GOAL := help
+.PHONY: help labs test lint unit fuzz bench clean provision
+
+help:
+	@sed -n '4,8s/^# \{0,1\}//p' Makefile
+
+include mk/image.mk
+-include mk/matrix.mk
+
+$(MEMLAB): FORCE
+	@mkdir -p bin
+	$(GO) build -o $@ ./labs/cmd/memlab
+FORCE:
+
+# Only what is missing is installed; a provisioned machine pays 0.1 s.
+provision:
+	@if [ "$$(id -u)" != 0 ]; then echo "memlab: the labs need root: run 'sudo make labs'" >&2; exit 67; fi
+	@vagrant/provision.sh --check >/dev/null 2>&1 || vagrant/provision.sh
+
+# Ginkgo writes junit.xml and its own JSON; memlab report turns the JSON into
+# claims.json, claims.md and the table. The report is written even when a
+# spec fails, and the failure still fails the target.
+labs: provision $(MEMLAB)
+	@mkdir -p $(REPORTS) && rm -f $(REPORTS)/ginkgo.json $(REPORTS)/junit.xml
+	@status=0; \
+	$(GINKGO) --keep-going --label-filter='$(LABEL_FILTER)' \
+		--json-report=ginkgo.json --junit-report=junit.xml --output-dir=$(REPORTS) $(SUITES) || status=$$?; \
+	echo; $(MEMLAB) report --from $(REPORTS)/ginkgo.json --out $(REPORTS) || status=$$?; \
+	exit $$status
+
+test: lint unit labs
+
+lint:
+	@out=$$(gofmt -l labs specs); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	shellcheck vagrant/*.sh labs/image/*.sh .ci/run
+
+unit:
+	$(GO) test ./labs/...
+
+# A short pass over every fuzz target (go test -fuzz takes one at a time).
+FUZZTIME ?= 10s
+fuzz:
+	@for t in FuzzParseSize FuzzValidateName FuzzParseKeyValues FuzzDetectFromMountinfo; do \
+		$(GO) test ./labs/cgroup -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; done
+
+bench: provision $(MEMLAB)
+	@mkdir -p bin
+	$(GINKGO) build -o bin ./specs/rawcgroup ./specs/reexec >/dev/null
+	$(GO) run ./labs/cmd/labbench -runs $(BENCH_RUNS) -memlab $(MEMLAB) bin/rawcgroup.test bin/reexec.test
+
+clean:
+	@if [ -x $(MEMLAB) ] && [ "$$(id -u)" = 0 ]; then $(MEMLAB) sweep; fi
+	rm -rf bin $(REPORTS)

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+var memlab string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "memlab-cli-test-")
+	if err != nil {
+		panic(err)
+	}
+	_ = os.Chmod(dir, 0o755) // the not-root case runs it as nobody
+	memlab = filepath.Join(dir, "memlab")
+	if out, err := exec.Command("go", "build", "-o", memlab, ".").CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		panic(string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// run executes memlab and returns its exit status and standard error.
+func run(t *testing.T, cred *syscall.Credential, wrap []string, args ...string) (int, string) {
+	t.Helper()
+	argv := append(append(wrap, memlab), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("running %v: %v", argv, err)
+	}
+	return cmd.ProcessState.ExitCode(), stderr.String()
+}
+
+func labGroups(t *testing.T) []string {
+	entries, _ := os.ReadDir("/sys/fs/cgroup/memory/memlab")
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() {
+			dirs = append(dirs, e.Name())
+		}
+	}
+	return dirs
+}
+
+func TestBadInputIsOneLineWithItsOwnStatus(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the cases reach the point where memlab would write the cgroup filesystem")
+	}
+	nobody := &syscall.Credential{Uid: 65534, Gid: 65534}
+	noCgroupFS := []string{"unshare", "--mount", "--propagation", "private", "sh", "-c", `umount -R /sys/fs/cgroup && exec "$0" "$@"`}
+	cases := []struct {
+		name string
+		cred *syscall.Credential
+		wrap []string
+		args []string
+		code int
+		says string
+	}{
+		{"size with a bad unit", nil, nil, []string{"run", "--memory", "100x", "--", "true"}, exitBadSize, `bad memory size "100x"`},
+		{"negative size", nil, nil, []string{"run", "--memory", "-1", "--", "true"}, exitBadSize, `bad memory size "-1"`},
+		{"missing command", nil, nil, []string{"run", "--memory", "100m"}, exitUsage, "no command given"},
+		{"name with ..", nil, nil, []string{"run", "--name", "../x", "--", "true"}, exitBadName, `bad cgroup name "../x"`},
+		{"name with /", nil, nil, []string{"run", "--name", "a/b", "--", "true"}, exitBadName, `bad cgroup name "a/b"`},
+		{"unknown namespace", nil, nil, []string{"run", "--ns", "net", "--", "true"}, exitUsage, `unknown namespace "net"`},
+		{"unknown flag", nil, nil, []string{"run", "--memroy", "1g", "--", "true"}, exitUsage, "flag provided but not defined"},
+		{"unknown subcommand", nil, nil, []string{"frobnicate"}, exitUsage, "unknown subcommand"},
+		{"command that does not exist", nil, nil, []string{"run", "--", "no-such-command-xyz"}, exitNotFound, "command not found: no-such-command-xyz"},
+		{"not root", nobody, nil, []string{"run", "--", "true"}, exitNotRoot, "needs root"},
+		{"no cgroup filesystem", nil, noCgroupFS, []string{"run", "--", "true"}, exitNoCgroupFS, "no cgroup filesystem"},
+	}
+	before := labGroups(t)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, stderr := run(t, c.cred, c.wrap, c.args...)
+			if code != c.code {
+				t.Errorf("exit status %d, want %d; stderr %q", code, c.code, stderr)
+			}
+			firstLine, _, _ := strings.Cut(stderr, "\n")
+			if !strings.HasPrefix(firstLine, "memlab: ") || !strings.Contains(firstLine, c.says) {
+				t.Errorf("stderr %q: want one memlab line saying %q", stderr, c.says)
+			}
+			if strings.Contains(stderr, "goroutine ") || strings.Contains(stderr, "panic") {
+				t.Errorf("a stack trace: %s", stderr)
+			}
+		})
+	}
+	if after := labGroups(t); len(after) > len(before) {
+		t.Errorf("bad input left groups behind: %v", after)
+	}
+}
+
+func TestStatusesAreDistinct(t *testing.T) {
+	seen := map[int]bool{}
+	for _, c := range []int{exitUsage, exitBadSize, exitBadName, exitNotRoot, exitNoCgroupFS, exitInternal, exitNoSuchReport, exitNotFound} {
+		if seen[c] || c == 0 || c == 1 {
+			t.Errorf("exit status %d reused or ambiguous", c)
+		}
+		seen[c] = true
+	}
+}
