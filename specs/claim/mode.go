@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -52,23 +53,35 @@ func (m Mode) Lab() cgroup.Layout {
 // Group makes a lab group that is removed when the spec ends, whatever
 // happens; if the spec failed, the group's evidence is filed first.
 func Group(l cgroup.Layout, name string) *cgroup.Group {
-	g, err := cgroup.Create(l, name)
-	Expect(err).NotTo(HaveOccurred())
+	made := make(chan *cgroup.Group, 1)
+	// Registered before the group exists: an interrupt can start cleanup
+	// while Create is still running, and then the cleanup waits for it.
 	DeferCleanup(func(ctx SpecContext) {
+		g := awaitMade(ctx, made)
+		if g == nil {
+			return
+		}
 		if CurrentSpecReport().Failed() {
 			Evidence(g)
 		}
-		Expect(g.Remove(ctx)).To(Succeed())
+		Expect(g.Remove(context.WithoutCancel(ctx))).To(Succeed())
 	})
+	g, err := cgroup.Create(l, name)
+	made <- g
+	Expect(err).NotTo(HaveOccurred())
 	return g
 }
 
-// Start starts the re-exec runner with cleanup registered at once: the child
-// is killed and the group removed even if the spec fails or is interrupted.
+// Start starts the re-exec runner with cleanup registered first: the child
+// is killed and the group removed even if the spec fails or is interrupted
+// in the middle of starting it.
 func Start(o runner.Options) *runner.Run {
-	r, err := runner.Start(context.Background(), o)
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() {
+	started := make(chan *runner.Run, 1)
+	DeferCleanup(func(ctx SpecContext) {
+		r := awaitMade(ctx, started)
+		if r == nil {
+			return
+		}
 		if CurrentSpecReport().Failed() {
 			Evidence(r.Group)
 		}
@@ -76,7 +89,25 @@ func Start(o runner.Options) *runner.Run {
 		_, err := r.Wait()
 		Expect(err).NotTo(HaveOccurred())
 	})
+	r, err := runner.Start(context.Background(), o)
+	started <- r
+	Expect(err).NotTo(HaveOccurred())
 	return r
+}
+
+// startWait bounds how long a cleanup waits for a resource still being made.
+const startWait = 10 * time.Second
+
+// awaitMade returns what the spec made, waiting if it is still being made;
+// nil when making it failed (the maker then cleaned up after itself).
+func awaitMade[T any](ctx context.Context, made chan *T) *T {
+	select {
+	case v := <-made:
+		return v
+	case <-ctx.Done():
+	case <-time.After(startWait):
+	}
+	return nil
 }
 
 // Evidence files what a teacher or kernel engineer needs to see why a spec

@@ -72,10 +72,11 @@ func observe(l cgroup.Layout, order runner.Attach) placement {
 var _ = Describe("G8: starting the child, then writing its PID to tasks, confines everything the child goes on to run", func() {
 	for _, m := range claim.Modes {
 		It(fmt.Sprintf("G8: the article's order (start, then write the PID to %s) against memlab's (attach before exec), %d runs each, cgroup %s",
-			map[int]string{1: "tasks", 2: "cgroup.procs"}[m.Version], g8Runs, m.Name()), m.Label(), func() {
+			map[int]string{1: "tasks", 2: "cgroup.procs"}[m.Version], g8Runs, m.Name()), m.Label(), func(ctx SpecContext) {
 			l := m.Lab()
 			var article, fixed []placement
 			for range g8Runs {
+				Expect(ctx.Err()).NotTo(HaveOccurred(), "interrupted: start no more runs")
 				article = append(article, observe(l, runner.AfterStart))
 				fixed = append(fixed, observe(l, runner.BeforeExec))
 			}
