@@ -119,3 +119,17 @@ func Names(ps []Process) string {
 	}
 	return strings.Join(s, ", ")
 }
+
+// SelfPeakKiB is this process's own peak resident memory (VmHWM), 0 if
+// /proc cannot tell.
+func SelfPeakKiB() int64 {
+	p, err := procfs.Self()
+	if err != nil {
+		return 0
+	}
+	st, err := p.NewStatus()
+	if err != nil {
+		return 0
+	}
+	return int64(st.VmHWM / 1024)
+}

@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/memlab/memlab/labs/proc"
 )
 
 // ChildArgv0 is how the re-executed binary knows it is the child: the same
@@ -36,6 +38,7 @@ type exitReport struct {
 	Exit   int    `json:"exit"`   // exit status, or 128+signal
 	Signal int    `json:"signal"` // the signal that ended it, 0 if it exited
 	Error  string `json:"error,omitempty"`
+	HWM    int64  `json:"hwm_kib"` // the child's own peak resident memory
 }
 
 // Init must be the first call in main (and in TestMain of any test binary
@@ -115,6 +118,7 @@ func childMain(args []string) int {
 			rep.Signal = int(ws.Signal())
 			rep.Exit = 128 + rep.Signal
 		}
+		rep.HWM = proc.SelfPeakKiB()
 		_ = json.NewEncoder(report).Encode(rep)
 		return rep.Exit
 	}

@@ -13,27 +13,29 @@ import (
 
 	"github.com/memlab/memlab/labs/cgroup"
 	"github.com/memlab/memlab/labs/kmsg"
+	"github.com/memlab/memlab/labs/proc"
 )
 
 // Result is what the kernel did to a run.
 type Result struct {
-	Group       string      `json:"cgroup"`
-	ExitCode    int         `json:"exit_code"` // the workload's; 128+n when a signal ended it
-	Signal      int         `json:"signal"`    // that signal, 0 if it exited
-	Limit       int64       `json:"limit"`
-	Peak        int64       `json:"peak"`     // v1 max_usage_in_bytes, v2 memory.peak; -1 if the kernel lacks it
-	Headroom    int64       `json:"headroom"` // limit - peak
-	Failcnt     int64       `json:"failcnt"`
-	OOMKills    int64       `json:"oom_kills"` // from oom_control / memory.events
-	OOMKnown    bool        `json:"oom_kills_known"`
-	Victims     []kmsg.Kill `json:"victims,omitempty"` // the kernel log's record of each kill
-	ChildError  string      `json:"child_error,omitempty"`
-	EventsFile  string      `json:"events_file"`
-	PeakFile    string      `json:"peak_file"`
-	ChildPID    int         `json:"child_pid"`         // host PID of the re-executed child
-	ChildMaxRSS int64       `json:"child_max_rss_kib"` // the child's own peak resident memory
-	ChildInfo   ChildInfo   `json:"child"`
-	AttachOrder Attach      `json:"attach"`
+	Group         string      `json:"cgroup"`
+	ExitCode      int         `json:"exit_code"` // the workload's; 128+n when a signal ended it
+	Signal        int         `json:"signal"`    // that signal, 0 if it exited
+	Limit         int64       `json:"limit"`
+	Peak          int64       `json:"peak"`     // v1 max_usage_in_bytes, v2 memory.peak; -1 if the kernel lacks it
+	Headroom      int64       `json:"headroom"` // limit - peak
+	Failcnt       int64       `json:"failcnt"`
+	OOMKills      int64       `json:"oom_kills"` // from oom_control / memory.events
+	OOMKnown      bool        `json:"oom_kills_known"`
+	Victims       []kmsg.Kill `json:"victims,omitempty"` // the kernel log's record of each kill
+	ChildError    string      `json:"child_error,omitempty"`
+	EventsFile    string      `json:"events_file"`
+	PeakFile      string      `json:"peak_file"`
+	ChildPID      int         `json:"child_pid"`       // host PID of the re-executed child
+	ChildPeakKiB  int64       `json:"child_peak_kib"`  // the re-executed child's own peak resident memory (VmHWM)
+	MemlabPeakKiB int64       `json:"memlab_peak_kib"` // this process's own peak resident memory (VmHWM)
+	ChildInfo     ChildInfo   `json:"child"`
+	AttachOrder   Attach      `json:"attach"`
 }
 
 // Run is a started run. Its group exists until Wait returns.
@@ -204,7 +206,7 @@ func (r *Run) wait() (Result, error) {
 	werr := r.cmd.Wait()
 	switch {
 	case rerr == nil && json.Unmarshal(line, &ex) == nil:
-		res.ExitCode, res.Signal, res.ChildError = ex.Exit, ex.Signal, ex.Error
+		res.ExitCode, res.Signal, res.ChildError, res.ChildPeakKiB = ex.Exit, ex.Signal, ex.Error, ex.HWM
 	default:
 		// The child itself died (SIGKILL from the OOM killer, or from us).
 		res.ChildError = fmt.Sprintf("the child ended without a report: %v", werr)
@@ -214,9 +216,9 @@ func (r *Run) wait() (Result, error) {
 			res.ExitCode = 128 + res.Signal
 		}
 	}
-	if ru, ok := r.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.ChildMaxRSS = ru.Maxrss
-	}
+	// Not rusage: wait4's ru_maxrss is the largest of the whole waited tree,
+	// which would be stress's, not memlab's.
+	res.MemlabPeakKiB = proc.SelfPeakKiB()
 	r.collect(&res)
 	return res, r.cleanup()
 }

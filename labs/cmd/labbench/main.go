@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"time"
 )
 
@@ -27,6 +26,11 @@ func main() {
 	}
 	var total time.Duration
 	for _, bin := range flag.Args() {
+		bin, err := filepath.Abs(bin)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "labbench:", err)
+			os.Exit(1)
+		}
 		var walls []time.Duration
 		for range *runs {
 			start := time.Now()
@@ -68,10 +72,13 @@ func peak(memlab string) {
 		os.Exit(1)
 	}
 	var res struct {
-		ChildMaxRSS int64 `json:"child_max_rss_kib"`
+		Memlab int64 `json:"memlab_peak_kib"`
+		Child  int64 `json:"child_peak_kib"`
 	}
 	b, _ := os.ReadFile(result.Name())
-	_ = json.Unmarshal(b, &res)
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	fmt.Printf("%-28s memlab %d KiB, its re-executed child %d KiB (peak RSS)\n", "memlab run peak memory", ru.Maxrss, res.ChildMaxRSS)
+	if err := json.Unmarshal(b, &res); err != nil || res.Memlab == 0 {
+		fmt.Fprintf(os.Stderr, "labbench: no peak figures in memlab's result: %s\n", b)
+		os.Exit(1)
+	}
+	fmt.Printf("%-28s memlab %d KiB, its re-executed child %d KiB (VmHWM; stress's 50m not included)\n", "memlab run peak memory", res.Memlab, res.Child)
 }
