@@ -18,6 +18,7 @@ const (
 	EntryFigure  = "memlab.figure"
 	EntryVerdict = "memlab.verdict"
 	EntryEnv     = "memlab.env"
+	EntrySeries  = "memlab.series"
 )
 
 // VerdictEntry is what a passing spec says about its claim.
@@ -80,6 +81,7 @@ func FromGinkgo(suites []types.Report) (Report, error) {
 			res := &rep.Results[i]
 			res.Specs = append(res.Specs, spec.FullText())
 			res.RunTimeMS += spec.RunTime.Milliseconds()
+			res.Series = append(res.Series, specSeries(spec)...)
 			v, why, figs := specOutcome(spec)
 			res.Observed = append(res.Observed, figs...)
 			for _, f := range figs {
@@ -128,6 +130,17 @@ func specOutcome(spec types.SpecReport) (Verdict, string, []Figure) {
 	default:
 		return Failed, spec.State.String() + ": " + firstLine(spec.Failure.Message), figs
 	}
+}
+
+func specSeries(spec types.SpecReport) []Series {
+	var out []Series
+	for _, e := range spec.ReportEntries {
+		var s Series
+		if e.Name == EntrySeries && decode(e, &s) == nil {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func suiteEnv(suite types.Report) (Env, bool) {

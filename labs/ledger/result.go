@@ -30,6 +30,24 @@ type Figure struct {
 	File  string `json:"file,omitempty"`
 }
 
+// Point is one reading of a usage file during a spec.
+type Point struct {
+	AtMS  int64 `json:"t_ms"`
+	Bytes int64 `json:"bytes"`
+}
+
+// Series is memory usage over time during one run of a spec, for the
+// report's charts: the usage line, the limit line, and the moment the OOM
+// killer first struck (-1 if it never did).
+type Series struct {
+	Name        string  `json:"name"`
+	File        string  `json:"file"`
+	IntervalMS  int64   `json:"interval_ms"`
+	Limit       int64   `json:"limit"`
+	OOMKillAtMS int64   `json:"oom_kill_at_ms"`
+	Points      []Point `json:"points"`
+}
+
 // Env says where a run happened; every report carries it.
 type Env struct {
 	Kernel      string `json:"kernel"`
@@ -52,6 +70,7 @@ type Result struct {
 	Files     []string `json:"files_read"`
 	Why       string   `json:"reason,omitempty"` // correction evidence, skip reason or failure
 	Specs     []string `json:"specs"`
+	Series    []Series `json:"series,omitempty"`
 	RunTimeMS int64    `json:"run_time_ms"`
 }
 

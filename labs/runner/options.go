@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/memlab/memlab/labs/cgroup"
 )
@@ -87,7 +88,10 @@ type Options struct {
 	// OOMGroup asks v2 to kill the whole group when one task must die
 	// (memory.oom.group); v1 has no such switch.
 	OOMGroup bool
-	Stdin    io.Reader
-	Stdout   io.Writer
-	Stderr   io.Writer
+	// SampleEvery, when set, reads the group's usage at this interval for
+	// the whole run, for the report's charts.
+	SampleEvery time.Duration
+	Stdin       io.Reader
+	Stdout      io.Writer
+	Stderr      io.Writer
 }

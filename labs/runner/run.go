@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/memlab/memlab/labs/cgroup"
 	"github.com/memlab/memlab/labs/kmsg"
@@ -36,6 +37,14 @@ type Result struct {
 	MemlabPeakKiB int64       `json:"memlab_peak_kib"` // this process's own peak resident memory (VmHWM)
 	ChildInfo     ChildInfo   `json:"child"`
 	AttachOrder   Attach      `json:"attach"`
+	Samples       []Sample    `json:"samples,omitempty"`
+}
+
+// Sample is one reading of the group while the run went on.
+type Sample struct {
+	AtMS     int64 `json:"at_ms"` // since the workload was released
+	Usage    int64 `json:"usage"`
+	OOMKills int64 `json:"oom_kills"`
 }
 
 // Run is a started run. Its group exists until Wait returns.
@@ -50,6 +59,8 @@ type Run struct {
 	reportR *os.File
 	kernel  *kmsg.Cursor
 	done    chan struct{} // closed when the run has ended and been cleaned up
+	ended   chan struct{} // closed when the child has exited
+	samples chan []Sample // the sampler's readings, once the child has ended
 	result  Result
 	err     error
 }
@@ -157,6 +168,11 @@ func Start(ctx context.Context, o Options) (r *Run, err error) {
 			return r, err
 		}
 	}
+	r.ended = make(chan struct{})
+	if o.SampleEvery > 0 {
+		r.samples = make(chan []Sample, 1)
+		go r.sample(o.SampleEvery)
+	}
 	if _, err := syncW.Write([]byte{1}); err != nil && o.Attach == BeforeExec {
 		return r, fmt.Errorf("releasing the child: %w", err)
 	}
@@ -204,6 +220,10 @@ func (r *Run) wait() (Result, error) {
 	var ex exitReport
 	line, rerr := r.reports.ReadBytes('\n')
 	werr := r.cmd.Wait()
+	close(r.ended)
+	if r.samples != nil {
+		res.Samples = <-r.samples
+	}
 	switch {
 	case rerr == nil && json.Unmarshal(line, &ex) == nil:
 		res.ExitCode, res.Signal, res.ChildError, res.ChildPeakKiB = ex.Exit, ex.Signal, ex.Error, ex.HWM
@@ -221,6 +241,36 @@ func (r *Run) wait() (Result, error) {
 	res.MemlabPeakKiB = proc.SelfPeakKiB()
 	r.collect(&res)
 	return res, r.cleanup()
+}
+
+// sample reads usage and the OOM-kill counter at a fixed interval until
+// the child has exited, with one last reading after it.
+func (r *Run) sample(every time.Duration) {
+	var out []Sample
+	start := time.Now()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	read := func() {
+		u, err := r.Group.Usage()
+		if err != nil {
+			return
+		}
+		s := Sample{AtMS: time.Since(start).Milliseconds(), Usage: u}
+		if ev, err := r.Group.Events(); err == nil {
+			s.OOMKills, _ = ev.OOMKills()
+		}
+		out = append(out, s)
+	}
+	for {
+		read()
+		select {
+		case <-tick.C:
+		case <-r.ended:
+			read()
+			r.samples <- out
+			return
+		}
+	}
 }
 
 // collect reads the group's counters after the workload has ended.

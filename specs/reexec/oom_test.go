@@ -47,9 +47,12 @@ var _ = Describe("G5: stress at 99m under a 100m limit keeps running", func() {
 		It(fmt.Sprintf("G5: a 99m worker under %s = 100m, %d runs: each survives, or is OOM-killed at the limit", m.Files.Limit, g5Runs), m.Label(), func(ctx SpecContext) {
 			l := m.Lab()
 			survived, minHeadroom := 0, int64(limit100m)
-			for range g5Runs {
+			for i := range g5Runs {
 				Expect(ctx.Err()).NotTo(HaveOccurred(), "interrupted: start no more runs")
 				o, out := lab(l, "g5", stress("99m")...)
+				if i == 0 {
+					o.SampleEvery = claim.SampleEvery
+				}
 				r := claim.Start(o)
 				// Wait until the worker has touched all of its 99m (only then can
 				// no more of its allocations trigger the OOM killer), or until the
@@ -69,6 +72,9 @@ var _ = Describe("G5: stress at 99m under a 100m limit keeps running", func() {
 				}).Should(BeTrue())
 				res, err := r.Stop()
 				Expect(err).NotTo(HaveOccurred())
+				if i == 0 {
+					claim.Series("stress 99m under 100m", m.Files.Usage, res)
+				}
 				if res.OOMKills == 0 {
 					Expect(res.Signal).To(Equal(int(syscall.SIGTERM)), "a survivor ends by our SIGTERM")
 					Expect(out).NotTo(gbytes.Say("got signal 9"))
@@ -103,9 +109,11 @@ var _ = Describe("G6: stress at 101m under a 100m limit: its worker gets signal 
 		It(fmt.Sprintf("G6: a 101m worker under %s = 100m is killed with signal 9 and stress exits 1", m.Files.Limit), m.Label(), func() {
 			l := m.Lab()
 			o, out := lab(l, "g6", stress("101m")...)
+			o.SampleEvery = claim.SampleEvery
 			r := claim.Start(o)
 			res, err := r.Wait()
 			Expect(err).NotTo(HaveOccurred())
+			claim.Series("stress 101m under 100m", m.Files.Usage, res)
 			Expect(out).To(gbytes.Say(`<-- worker [0-9]+ got signal 9`))
 			Expect(res.ExitCode).To(Equal(1))
 			Expect(res.Signal).To(BeZero(), "stress itself exits; only its worker was killed")

@@ -1,0 +1,28 @@
+package claim
+
+import (
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+
+	"github.com/memlab/memlab/labs/ledger"
+	"github.com/memlab/memlab/labs/runner"
+)
+
+// SampleEvery is how often the specs that chart memory (G5, G6, D3) read
+// the group's usage: fine enough to show stress's worker climbing to the
+// limit in the ~50 ms it takes to touch 100m, cheap enough (one small file
+// read) not to slow it.
+const SampleEvery = 5 * time.Millisecond
+
+// Series files a run's usage over time for the report's charts.
+func Series(name, file string, res runner.Result) {
+	s := ledger.Series{Name: name, File: file, IntervalMS: SampleEvery.Milliseconds(), Limit: res.Limit, OOMKillAtMS: -1}
+	for _, p := range res.Samples {
+		s.Points = append(s.Points, ledger.Point{AtMS: p.AtMS, Bytes: p.Usage})
+		if p.OOMKills > 0 && s.OOMKillAtMS < 0 {
+			s.OOMKillAtMS = p.AtMS
+		}
+	}
+	AddReportEntry(ledger.EntrySeries, s, ReportEntryVisibilityNever)
+}

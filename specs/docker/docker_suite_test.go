@@ -1,0 +1,243 @@
+// The Docker suite: the article's first half, claim by claim (D1-D9),
+// against a real Docker engine. One container serves every spec, as one
+// served the article: `docker run -m 128m` of the lab image, then
+// `docker exec ... stress --vm-bytes 100m --vm-keep -m 1` in it. The specs
+// only read it, except D7, which adds a file and removes it again.
+package docker_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/memlab/memlab/labs/cgroup"
+	"github.com/memlab/memlab/labs/docker"
+	"github.com/memlab/memlab/labs/proc"
+	"github.com/memlab/memlab/specs/claim"
+)
+
+func TestDocker(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "docker: D1-D9")
+}
+
+// The article's sizes: docker run -m 128m, stress --vm-bytes 100m.
+const (
+	limitArg  = "128m"
+	stressArg = "100m"
+	limit     = 128 << 20
+	stressed  = 100 << 20
+)
+
+// lab is the suite's one container and what the specs read of it.
+type lab struct {
+	engine         *docker.Engine
+	c              *docker.Container
+	layout         cgroup.Layout
+	loc            docker.Location
+	g              *cgroup.Group // read-only view of the container's memory cgroup
+	master, worker proc.Process  // stress and its worker, host PIDs
+	clis           []docker.CLI
+	noEngine       string // why there is no engine, if there is none
+}
+
+var the lab
+
+var _ = BeforeSuite(func(ctx SpecContext) {
+	the.clis = docker.FindCLIs(ctx)
+	var clis []string
+	for _, c := range the.clis {
+		clis = append(clis, c.String())
+	}
+	if len(clis) == 0 {
+		clis = append(clis, "no docker CLI")
+	}
+	e, err := docker.Connect(ctx)
+	if err != nil {
+		the.noEngine = err.Error()
+		claim.RecordDockerEnv(err.Error(), strings.Join(clis, ", "))
+		return // each spec skips (or, in CI, fails) with the reason
+	}
+	DeferCleanup(e.Close)
+	the.engine = e
+	claim.RecordDockerEnv(e.String(), strings.Join(clis, ", "))
+
+	// Containers of runs that were killed (their run's PID is gone) go first.
+	swept, err := e.Sweep(ctx)
+	for _, s := range swept {
+		GinkgoWriter.Printf("swept container %s (%s): %s\n", s.Name, s.Run, s.Why)
+	}
+	Expect(err).NotTo(HaveOccurred(), "sweeping containers killed runs left")
+
+	built, err := e.EnsureImage(ctx, docker.Image())
+	Expect(err).NotTo(HaveOccurred())
+	if built {
+		GinkgoWriter.Printf("built %s\n", docker.Image())
+	}
+
+	l, err := cgroup.Detect()
+	if err != nil {
+		return // every spec skips through Mode.Lab with the reason
+	}
+	the.layout = l
+	size, err := cgroup.ParseSize(limitArg) // as `docker run -m` reads it (go-units)
+	Expect(err).NotTo(HaveOccurred())
+
+	// Cleanup first, then the container: an interrupt while it is being
+	// made still removes it (Start removes what it made if it fails).
+	made := make(chan *docker.Container, 1)
+	DeferCleanup(func(ctx SpecContext) {
+		var c *docker.Container
+		select {
+		case c = <-made:
+		case <-time.After(time.Minute):
+		}
+		if c != nil {
+			Expect(c.Remove()).To(Succeed())
+		}
+	})
+	c, err := e.Start(ctx, docker.Options{Memory: size, Name: "memlab-d", WarmImage: true})
+	made <- c
+	Expect(err).NotTo(HaveOccurred())
+	the.c = c
+
+	the.master, the.worker, err = c.Stress(ctx, stressArg, stressed)
+	Expect(err).NotTo(HaveOccurred())
+	the.loc, err = c.Cgroup(l)
+	Expect(err).NotTo(HaveOccurred())
+	the.g = the.loc.Group(l)
+}, NodeTimeout(3*time.Minute))
+
+// labFor gives a spec the suite's container in mode m, or skips it with the
+// reason: not root, the memory controller on the other cgroup version, or
+// no Docker engine (a failure instead when MEMLAB_REQUIRE_DOCKER=1). If
+// the spec fails, the container's evidence is filed.
+func labFor(m claim.Mode) *lab {
+	m.Lab()
+	if the.noEngine != "" {
+		claim.NoDocker(the.noEngine)
+	}
+	Expect(the.c).NotTo(BeNil(), "the suite's container was not made")
+	DeferCleanup(func() {
+		if CurrentSpecReport().Failed() {
+			claim.Evidence(the.g)
+			dockerEvidence()
+		}
+	})
+	return &the
+}
+
+// dockerEvidence files what the engine says of the container.
+func dockerEvidence() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var b strings.Builder
+	fmt.Fprintf(&b, "== %s, container %s (%s), cgroup %s\n", the.engine, the.c.Name, the.c.ID, the.loc.Dir)
+	if top, err := the.c.Top(ctx); err != nil {
+		fmt.Fprintf(&b, "docker top: %v\n", err)
+	} else {
+		for _, p := range top {
+			fmt.Fprintf(&b, "docker top: PID %d PPID %d %s\n", p.PID, p.PPID, p.Cmd)
+		}
+	}
+	if s, err := the.c.Stats(ctx); err != nil {
+		fmt.Fprintf(&b, "stats: %v\n", err)
+	} else {
+		fmt.Fprintf(&b, "stats: usage %d limit %d max_usage %d failcnt %d stats %v\n",
+			s.MemoryStats.Usage, s.MemoryStats.Limit, s.MemoryStats.MaxUsage, s.MemoryStats.Failcnt, s.MemoryStats.Stats)
+	}
+	AddReportEntry("docker evidence", b.String(), ReportEntryVisibilityFailureOrVerbose)
+}
+
+// reading is one look at the container's memory cgroup, in the article's
+// terms; on v2 the translation (anon for rss, file for cache).
+type reading struct {
+	usage  int64 // usage_in_bytes / memory.current
+	rss    int64 // stat rss / anon
+	cache  int64 // stat cache / file
+	swap   int64 // stat swap / memory.swap.current
+	kernel int64 // memory.kmem.usage_in_bytes / stat kernel (+ sock)
+	stat   cgroup.Stat
+}
+
+// residual is what the group is charged for beyond its anonymous memory,
+// page cache and kernel memory: the counters' asynchronous slack alone.
+// Swap is not in usage_in_bytes (v1 counts it in memsw.usage_in_bytes).
+func (r reading) residual() int64 { return r.usage - r.rss - r.cache - r.kernel }
+
+func read(m claim.Mode) reading {
+	g := the.g
+	var r reading
+	raw, err := g.ReadFile(m.Files.Usage)
+	Expect(err).NotTo(HaveOccurred())
+	r.usage, err = cgroup.ParseValue(raw)
+	Expect(err).NotTo(HaveOccurred())
+	r.stat, err = g.Stat()
+	Expect(err).NotTo(HaveOccurred())
+	r.rss, _ = r.stat.Anon()
+	r.cache, _ = r.stat.File()
+	if m.Version == 1 {
+		r.swap = r.stat.KeyValues["swap"]
+		r.kernel = fileValue(g, "memory.kmem.usage_in_bytes")
+		return r
+	}
+	r.swap = fileValue(g, "memory.swap.current")
+	kv := r.stat.KeyValues
+	if k, ok := kv["kernel"]; ok { // 5.18+
+		r.kernel = k
+	} else {
+		r.kernel = kv["kernel_stack"] + kv["pagetables"] + kv["percpu"] + kv["slab"] + kv["vmalloc"]
+	}
+	r.kernel += kv["sock"]
+	return r
+}
+
+// fileValue reads a single-value file the kernel may lack (0 then).
+func fileValue(g *cgroup.Group, name string) int64 {
+	if !g.HasFile(name) {
+		return 0
+	}
+	s, err := g.ReadFile(name)
+	Expect(err).NotTo(HaveOccurred())
+	v, err := cgroup.ParseValue(s)
+	Expect(err).NotTo(HaveOccurred())
+	return v
+}
+
+// settled reads until the counters agree within claim.CounterSlack: right
+// after a change memory.stat may not yet have been flushed.
+func settled(m claim.Mode) reading {
+	var r reading
+	Eventually(func(g Gomega) {
+		r = read(m)
+		g.Expect(r.residual()).To(BeNumerically("~", 0, claim.CounterSlack()),
+			"usage %d - rss %d - cache %d - kernel %d", r.usage, r.rss, r.cache, r.kernel)
+	}).WithTimeout(5 * time.Second).WithPolling(50 * time.Millisecond).Should(Succeed())
+	return r
+}
+
+// kib renders bytes for a verdict's prose.
+func kib(b int64) string { return fmt.Sprintf("%d KiB", b>>10) }
+
+func mib(b int64) string { return fmt.Sprintf("%.2f MiB", float64(b)/(1<<20)) }
+
+// tasks names the container's processes other than stress's worker.
+func others() []docker.Process {
+	pids, err := the.g.Procs()
+	Expect(err).NotTo(HaveOccurred())
+	var out []docker.Process
+	for _, pid := range pids {
+		if pid == the.worker.PID {
+			continue
+		}
+		p, err := docker.ReadProcess(pid)
+		Expect(err).NotTo(HaveOccurred())
+		out = append(out, p)
+	}
+	return out
+}
