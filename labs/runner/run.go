@@ -116,17 +116,24 @@ func Start(ctx context.Context, o Options) (r *Run, err error) {
 	}
 	r.reportR, r.reports = reportR, bufio.NewReader(reportR)
 
-	r.cmd = &exec.Cmd{
-		Path:       "/proc/self/exe",
-		Args:       append([]string{ChildArgv0, "--attach", string(o.Attach), "--ns", strconv.FormatUint(uint64(o.Namespaces), 10), "--"}, o.Command...),
-		Stdin:      o.Stdin,
-		Stdout:     o.Stdout,
-		Stderr:     o.Stderr,
-		ExtraFiles: []*os.File{syncR, reportW},
-		SysProcAttr: &syscall.SysProcAttr{
+	// The child is this binary again, told apart by argv[0].
+	newCmd := func(cgroupFD int) *exec.Cmd {
+		attr := &syscall.SysProcAttr{
 			Cloneflags: o.Namespaces,
 			Pdeathsig:  syscall.SIGKILL, // if memlab dies, so does the child and its namespace
-		},
+		}
+		if cgroupFD >= 0 {
+			attr.UseCgroupFD, attr.CgroupFD = true, cgroupFD
+		}
+		return &exec.Cmd{
+			Path:        "/proc/self/exe",
+			Args:        append([]string{ChildArgv0, "--attach", string(o.Attach), "--ns", strconv.FormatUint(uint64(o.Namespaces), 10), "--"}, o.Command...),
+			Stdin:       o.Stdin,
+			Stdout:      o.Stdout,
+			Stderr:      o.Stderr,
+			ExtraFiles:  []*os.File{syncR, reportW},
+			SysProcAttr: attr,
+		}
 	}
 	cloneInto := o.Attach == BeforeExec && o.Layout.Version == 2
 	if cloneInto {
@@ -135,13 +142,17 @@ func Start(ctx context.Context, o Options) (r *Run, err error) {
 			return r, err
 		}
 		defer dir.Close()
-		r.cmd.SysProcAttr.UseCgroupFD, r.cmd.SysProcAttr.CgroupFD = true, int(dir.Fd())
-	}
-	err = r.cmd.Start()
-	if err != nil && cloneInto {
-		// clone3(CLONE_INTO_CGROUP) needs 5.7; older v2 kernels attach through the pipe.
-		r.cmd.SysProcAttr.UseCgroupFD, cloneInto = false, false
-		r.cmd.Process, r.cmd.ProcessState = nil, nil
+		r.cmd = newCmd(int(dir.Fd()))
+		err = r.cmd.Start()
+		if errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.E2BIG) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.EOPNOTSUPP) {
+			// clone3 with CLONE_INTO_CGROUP needs 5.7; older v2 kernels
+			// attach the waiting child through cgroup.procs instead.
+			cloneInto = false
+			r.cmd = newCmd(-1)
+			err = r.cmd.Start()
+		}
+	} else {
+		r.cmd = newCmd(-1)
 		err = r.cmd.Start()
 	}
 	syncR.Close()
