@@ -352,8 +352,9 @@ wait_docker() { # wait_docker PID|"" — until docker answers or PID dies
 }
 
 start_docker_systemd() {
-	# With systemd, dockerd would pick the systemd driver on cgroup v2;
-	# memlab reads cgroupfs paths (docker/<id>), so pin cgroupfs.
+	# With systemd, dockerd would pick the systemd driver on cgroup v2.
+	# labs/docker finds a container's cgroup under either driver, but pin
+	# cgroupfs (docker/<id>) so that every engine this script starts is alike.
 	if [[ ! -e /etc/docker/daemon.json ]]; then
 		mkdir -p /etc/docker
 		printf '{\n  "exec-opts": ["native.cgroupdriver=cgroupfs"]\n}\n' >/etc/docker/daemon.json
@@ -397,13 +398,20 @@ else
 	else
 		start_docker_direct
 	fi
-	info=$(docker info --format '{{.CgroupDriver}} {{.CgroupVersion}} {{.Driver}}' 2>/dev/null) ||
+	info=$(docker info --format '{{.CgroupDriver}} {{.Driver}}' 2>/dev/null) ||
 		die "docker info failed"
-	read -r cg_driver cg_version storage <<<"$info"
+	read -r cg_driver storage <<<"$info"
+	# CgroupVersion came with engine 20.10 (API 1.41); asking an older one
+	# (Ubuntu 16.04's docker.io 18.09) fails the whole template. Those know v1 only.
+	cg_version=$(docker info --format '{{.CgroupVersion}}' 2>/dev/null) || cg_version=1
+	[[ $cg_version == [12] ]] || cg_version=1
 	ver=$(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')
 	say "docker: engine $ver, cgroup driver $cg_driver, cgroup v$cg_version, storage $storage"
-	[[ $cg_driver == cgroupfs ]] ||
-		die "docker uses the $cg_driver cgroup driver; memlab needs cgroupfs (set exec-opts native.cgroupdriver=cgroupfs in /etc/docker/daemon.json)"
+	case $cg_driver in
+	cgroupfs) ;;
+	systemd) say "docker: the systemd driver puts containers in system.slice/docker-<id>.scope, the article's layout; the labs find it there" ;;
+	*) die "docker uses the $cg_driver cgroup driver, which memlab does not know (set exec-opts native.cgroupdriver=cgroupfs in /etc/docker/daemon.json)" ;;
+	esac
 fi
 
 say "done"

@@ -70,9 +70,10 @@ var _ = Describe("D6: hierarchical_memory_limit equals the limit; hierarchical_m
 		claim.Figure("swap on this host", swapTotal(), "/proc/swaps")
 
 		if !d.g.HasFile(m.Files.SwapLimit) {
-			// No swap accounting: the engine leaves memory+swap unlimited.
-			Expect(d.c.MemorySwap).To(Equal(int64(-1)))
-			claim.Corrected("this kernel does not account swap (no %s), so the engine sets no memory+swap limit (MemorySwap -1); the doubling needs swap accounting", m.Files.SwapLimit)
+			// No swap accounting: the engine cannot set a memory+swap limit.
+			Expect(st.KeyValues["hierarchical_memsw_limit"]).NotTo(Equal(int64(2 * limit)))
+			claim.Corrected("this kernel does not account swap (no %s): the engine warns and sets no memory+swap limit (HostConfig.MemorySwap %d), so there is no doubled hierarchical_memsw_limit; the doubling needs swap accounting",
+				m.Files.SwapLimit, d.c.MemorySwap)
 			return
 		}
 		swLimit, ok := st.KeyValues["hierarchical_memsw_limit"]

@@ -70,7 +70,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	// Containers of runs that were killed (their run's PID is gone) go first.
 	swept, err := e.Sweep(ctx)
 	for _, s := range swept {
-		GinkgoWriter.Printf("swept container %s (%s): %s\n", s.Name, s.Run, s.Why)
+		GinkgoWriter.Printf("sweep: %s (run %s): %s\n", s.Name, s.Run, s.Why)
 	}
 	Expect(err).NotTo(HaveOccurred(), "sweeping containers killed runs left")
 

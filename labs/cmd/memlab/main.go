@@ -14,6 +14,7 @@ const usage = `usage:
   memlab run [--memory 100m] [--ns uts,mnt,pid|none] [--attach before-exec|after-start]
              [--name NAME] [--result FILE] -- CMD [ARGS...]
   memlab report [--from reports/ginkgo.json] [--out reports]
+  memlab docker cgroup CONTAINER | image | sweep
   memlab sweep
   memlab env`
 
@@ -29,6 +30,8 @@ func main() {
 		code, err = cmdRun(os.Args[2:])
 	case "report":
 		err = cmdReport(os.Args[2:])
+	case "docker":
+		err = cmdDocker(os.Args[2:])
 	case "sweep":
 		err = cmdSweep(os.Args[2:])
 	case "env":
@@ -49,5 +52,8 @@ func main() {
 // with the status that names the kind of mistake.
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "memlab:", err)
+	if code, ok := dockerExitCode(err); ok {
+		os.Exit(code)
+	}
 	os.Exit(exitCode(err))
 }

@@ -61,6 +61,7 @@ func TestBadInputIsOneLineWithItsOwnStatus(t *testing.T) {
 		t.Skip("needs root: the cases reach the point where memlab would write the cgroup filesystem")
 	}
 	nobody := &syscall.Credential{Uid: 65534, Gid: 65534}
+	noEngine := []string{"env", "DOCKER_HOST=unix:///nonexistent/docker.sock"}
 	noCgroupFS := []string{"unshare", "--mount", "--propagation", "private", "sh", "-c", `umount -R /sys/fs/cgroup && exec "$0" "$@"`}
 	cases := []struct {
 		name string
@@ -81,6 +82,7 @@ func TestBadInputIsOneLineWithItsOwnStatus(t *testing.T) {
 		{"command that does not exist", nil, nil, []string{"run", "--", "no-such-command-xyz"}, exitNotFound, "command not found: no-such-command-xyz"},
 		{"not root", nobody, nil, []string{"run", "--", "true"}, exitNotRoot, "needs root"},
 		{"no cgroup filesystem", nil, noCgroupFS, []string{"run", "--", "true"}, exitNoCgroupFS, "no cgroup filesystem"},
+		{"no Docker engine", nil, noEngine, []string{"docker", "cgroup", "abc123"}, exitNoEngine, "Docker engine"},
 	}
 	before := labGroups(t)
 	for _, c := range cases {
@@ -103,9 +105,24 @@ func TestBadInputIsOneLineWithItsOwnStatus(t *testing.T) {
 	}
 }
 
+// An unknown container needs a live engine; CI always has one.
+func TestUnknownContainer(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to reach the Docker socket")
+	}
+	code, stderr := run(t, nil, nil, "docker", "cgroup", "0000000000000000000000000000000000000000000000000000000000000000")
+	if code == exitNoEngine && os.Getenv("MEMLAB_REQUIRE_DOCKER") == "" {
+		t.Skip("no Docker engine here: " + stderr)
+	}
+	if code != exitNoContainer || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Errorf("exit %d, stderr %q: want %d and one line", code, stderr, exitNoContainer)
+	}
+}
+
 func TestStatusesAreDistinct(t *testing.T) {
 	seen := map[int]bool{}
-	for _, c := range []int{exitUsage, exitBadSize, exitBadName, exitNotRoot, exitNoCgroupFS, exitInternal, exitNoSuchReport, exitNotFound} {
+	for _, c := range []int{exitUsage, exitBadSize, exitBadName, exitNotRoot, exitNoCgroupFS, exitInternal, exitNoSuchReport, exitNotFound,
+		exitNoEngine, exitNoContainer, exitNoImage} {
 		if seen[c] || c == 0 || c == 1 {
 			t.Errorf("exit status %d reused or ambiguous", c)
 		}

@@ -1,0 +1,328 @@
+// Package docker is memlab's side of the article's Docker half: it talks to
+// the Docker engine through the Go client (API version negotiated down to
+// what the engine speaks, 1.41 for Debian's Docker 20.10), makes sure the lab
+// image is there, starts labelled containers with a memory limit and no
+// network, runs the workload in them, finds their memory cgroup by ID for
+// either cgroup driver and cgroup version, reads the engine's stats, lists
+// their host PIDs and removes them; Sweep removes what a killed run left.
+package docker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/client"
+	"github.com/prometheus/procfs"
+)
+
+// Errors callers tell apart (the CLI maps each to its own exit status).
+var (
+	// ErrNoEngine: nothing answers on the Docker socket (or we may not use it).
+	ErrNoEngine = errors.New("no Docker engine answers")
+	// ErrNoImage: the lab image is missing and there is no recipe here to build it.
+	ErrNoImage = errors.New("the lab image is missing")
+	// ErrImageBuild: labs/image/build.sh failed.
+	ErrImageBuild = errors.New("the lab image cannot be built")
+	// ErrNoContainer: no container has that ID or name, or the ID prefix is ambiguous.
+	ErrNoContainer = errors.New("unknown container")
+	// ErrNotRunning: the container exists but has no processes, so no cgroup.
+	ErrNotRunning = errors.New("container is not running")
+	// ErrNoCgroup: the container runs but its memory cgroup is in no layout we know.
+	ErrNoCgroup = errors.New("container memory cgroup not found")
+)
+
+// Labels every memlab container carries. LabelRun names the creating run
+// (PID and a nonce), LabelRunStart the creating process's start time, so a
+// sweep never mistakes a recycled PID for a live run.
+const (
+	LabelLab      = "org.memlab"
+	LabelRun      = "org.memlab.run"
+	LabelRunStart = "org.memlab.run.start"
+)
+
+// DefaultImage is the lab image labs/image/build.sh makes (MEMLAB_IMAGE
+// overrides it, for both).
+const DefaultImage = "memlab/stress:16.04"
+
+// Image is the lab image this process uses.
+func Image() string {
+	if s := os.Getenv("MEMLAB_IMAGE"); s != "" {
+		return s
+	}
+	return DefaultImage
+}
+
+// pingTimeout bounds the first contact: a socket that accepts but never
+// answers is as good as no engine.
+const pingTimeout = 5 * time.Second
+
+// Engine is a connection to the Docker engine.
+type Engine struct {
+	API *client.Client
+
+	Version       string // engine version, e.g. 20.10.24+dfsg1
+	APIVersion    string // API version negotiated for this client, e.g. 1.41
+	CgroupDriver  string // cgroupfs or systemd
+	CgroupVersion string // "1" or "2"
+	OSType        string
+	run           string // this process's LabelRun value
+	runStart      string // this process's LabelRunStart value
+}
+
+// Connect reaches the engine named by DOCKER_HOST (default the local
+// socket) and negotiates the API version. A socket that does not answer is
+// ErrNoEngine, with the client's reason.
+func Connect(ctx context.Context) (*Engine, error) {
+	api, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoEngine, err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	if _, err := api.Ping(pctx); err != nil {
+		_ = api.Close()
+		return nil, fmt.Errorf("%w at %s: %s", ErrNoEngine, api.DaemonHost(), oneLine(err))
+	}
+	v, err := api.ServerVersion(pctx)
+	if err != nil {
+		_ = api.Close()
+		return nil, fmt.Errorf("%w at %s: version: %s", ErrNoEngine, api.DaemonHost(), oneLine(err))
+	}
+	info, err := api.Info(pctx)
+	if err != nil {
+		_ = api.Close()
+		return nil, fmt.Errorf("%w at %s: info: %s", ErrNoEngine, api.DaemonHost(), oneLine(err))
+	}
+	e := &Engine{
+		API: api, Version: v.Version, APIVersion: api.ClientVersion(),
+		CgroupDriver: info.CgroupDriver, CgroupVersion: info.CgroupVersion, OSType: info.OSType,
+	}
+	if e.CgroupVersion == "" { // engines before 20.10 knew only v1
+		e.CgroupVersion = "1"
+	}
+	e.run, e.runStart, err = runIdentity()
+	if err != nil {
+		_ = api.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// Close releases the connection.
+func (e *Engine) Close() error { return e.API.Close() }
+
+// String reads like "engine 20.10.24 (API 1.41, cgroupfs driver, cgroup v1)".
+func (e *Engine) String() string {
+	return fmt.Sprintf("engine %s (API %s, %s driver, cgroup v%s)", e.Version, e.APIVersion, e.CgroupDriver, e.CgroupVersion)
+}
+
+// RunLabel is this process's org.memlab.run value, "<pid>-<nonce>".
+func (e *Engine) RunLabel() string { return e.run }
+
+func runIdentity() (run, start string, err error) {
+	nonce := make([]byte, 4)
+	if _, err := rand.Read(nonce); err != nil {
+		return "", "", err
+	}
+	st, err := startTime(os.Getpid())
+	if err != nil {
+		return "", "", fmt.Errorf("reading this process's start time: %w", err)
+	}
+	return fmt.Sprintf("%d-%s", os.Getpid(), hex.EncodeToString(nonce)), strconv.FormatUint(st, 10), nil
+}
+
+// startTime is a process's start time in clock ticks since boot
+// (/proc/PID/stat field 22): with the PID it names one process for good.
+func startTime(pid int) (uint64, error) {
+	p, err := procfs.NewProc(pid)
+	if err != nil {
+		return 0, err
+	}
+	st, err := p.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return st.Starttime, nil
+}
+
+// ImagePresent says whether the engine has the image.
+func (e *Engine) ImagePresent(ctx context.Context, ref string) (bool, error) {
+	_, err := e.API.ImageInspect(ctx, ref)
+	if cerrdefs.IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// EnsureImage makes sure the lab image is there. When it is missing it runs
+// the offline recipe, labs/image/build.sh, found by walking up from the
+// working directory (or under MEMLAB_ROOT): the issue asks the labs to build
+// the image themselves, and the build needs no registry. Outside a memlab
+// checkout it returns ErrNoImage with the command to run; a failed build is
+// ErrImageBuild with the script's last line. It reports whether it built.
+func (e *Engine) EnsureImage(ctx context.Context, ref string) (built bool, err error) {
+	ok, err := e.ImagePresent(ctx, ref)
+	if err != nil {
+		return false, fmt.Errorf("inspecting image %s: %w", ref, err)
+	}
+	if ok {
+		return false, nil
+	}
+	script, err := BuildScript()
+	if err != nil {
+		return false, fmt.Errorf("%w: %s (build it with: make image): %v", ErrNoImage, ref, err)
+	}
+	cmd := exec.CommandContext(ctx, script)
+	cmd.Env = append(os.Environ(), "MEMLAB_IMAGE="+ref)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return false, fmt.Errorf("%w: %s: %s: %s", ErrImageBuild, ref, filepath.Base(script), lastLine(string(out), err))
+	}
+	if ok, err := e.ImagePresent(ctx, ref); err != nil || !ok {
+		return false, fmt.Errorf("%w: %s ran but %s is still missing", ErrImageBuild, script, ref)
+	}
+	return true, nil
+}
+
+// BuildScript finds labs/image/build.sh: under MEMLAB_ROOT if set, else in
+// the working directory or one of its parents.
+func BuildScript() (string, error) {
+	const rel = "labs/image/build.sh"
+	if root := os.Getenv("MEMLAB_ROOT"); root != "" {
+		p := filepath.Join(root, rel)
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("MEMLAB_ROOT=%s has no %s", root, rel)
+		}
+		return p, nil
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		p := filepath.Join(dir, rel)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no %s in this directory or above (set MEMLAB_ROOT to a memlab checkout)", rel)
+		}
+		dir = parent
+	}
+}
+
+// Swept is one memlab container a sweep looked at: removed because its run
+// is gone, or left alone, and why.
+type Swept struct {
+	ID, Name, Run, Why string
+	Removed            bool
+}
+
+// Sweep removes every memlab container whose creating run is gone: the
+// process named by its run label no longer exists, or a different process
+// now has that PID. Containers of runs still alive are left alone (and not
+// listed), so two runs, or Ginkgo's parallel processes, can share an
+// engine. A container labelled org.memlab=1 whose run label memlab did not
+// write is listed as left alone: it was made by hand. err is for what it
+// could not do (list, remove).
+func (e *Engine) Sweep(ctx context.Context) ([]Swept, error) {
+	list, err := e.API.ContainerList(ctx, container.ListOptions{
+		All: true, Filters: filters.NewArgs(filters.Arg("label", LabelLab+"=1")),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing memlab containers: %w", err)
+	}
+	var swept []Swept
+	var errs []error
+	for _, c := range list {
+		s := Swept{ID: c.ID, Run: c.Labels[LabelRun]}
+		if len(c.Names) > 0 {
+			s.Name = strings.TrimPrefix(c.Names[0], "/")
+		}
+		alive, why, perr := runAlive(s.Run, c.Labels[LabelRunStart])
+		switch {
+		case perr != nil:
+			s.Why = perr.Error() + ": left alone"
+		case alive:
+			continue
+		default:
+			if err := e.remove(ctx, c.ID); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			s.Why, s.Removed = why, true
+		}
+		swept = append(swept, s)
+	}
+	return swept, errors.Join(errs...)
+}
+
+// runAlive says whether the run that made a container is still alive.
+func runAlive(run, start string) (alive bool, why string, err error) {
+	pidText, _, ok := strings.Cut(run, "-")
+	pid, perr := strconv.Atoi(pidText)
+	if !ok || perr != nil || pid <= 0 {
+		return false, "", fmt.Errorf("label %s=%q is not <pid>-<nonce>", LabelRun, run)
+	}
+	st, err := startTime(pid)
+	if err != nil {
+		return false, fmt.Sprintf("its run (PID %d) is gone", pid), nil
+	}
+	if start != "" && start != strconv.FormatUint(st, 10) {
+		return false, fmt.Sprintf("its run (PID %d) is gone; the PID now names another process", pid), nil
+	}
+	return true, "", nil
+}
+
+// remove force-removes a container by ID (SIGKILL to all in it, then its
+// volumes); a container that is already gone is not an error.
+func (e *Engine) remove(ctx context.Context, id string) error {
+	err := e.API.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	if err == nil || cerrdefs.IsNotFound(err) {
+		return nil
+	}
+	// A removal already under way (another sweep) finishes by itself.
+	if cerrdefs.IsConflict(err) && strings.Contains(err.Error(), "already in progress") {
+		return nil
+	}
+	return fmt.Errorf("removing container %s: %w", short(id), err)
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func oneLine(err error) string {
+	s := strings.TrimSpace(err.Error())
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// lastLine is the last non-empty line of a script's output, else err.
+func lastLine(out string, err error) string {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" {
+			return l
+		}
+	}
+	return err.Error()
+}
