@@ -68,8 +68,9 @@ fuzz:
 
 bench: provision $(MEMLAB)
 	@mkdir -p bin
-	$(GINKGO) build -o bin ./specs/rawcgroup ./specs/reexec >/dev/null
-	$(GO) run ./labs/cmd/labbench -runs $(BENCH_RUNS) -memlab $(MEMLAB) bin/rawcgroup.test bin/reexec.test
+	$(GINKGO) build -o bin ./specs/rawcgroup ./specs/reexec ./specs/docker >/dev/null
+	$(GO) run ./labs/cmd/labbench -runs $(BENCH_RUNS) -memlab $(MEMLAB) -target 10s bin/rawcgroup.test bin/reexec.test
+	$(GO) run ./labs/cmd/labbench -runs 3 -memlab $(MEMLAB) -target 15s bin/docker.test
 
 clean:
 	@if [ -x $(MEMLAB) ] && [ "$$(id -u)" = 0 ]; then $(MEMLAB) sweep; fi

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
 
 	"github.com/memlab/memlab/labs/cgroup"
 	"github.com/memlab/memlab/labs/ledger"
@@ -76,6 +77,7 @@ func KernelRelease() string { return kernelRelease() }
 // PrepareSuite files the environment and sweeps the groups that killed runs
 // left behind, so every suite starts from a clean lab parent.
 func PrepareSuite(ctx context.Context) {
+	UsePollTolerances()
 	RecordEnv()
 	_, l, err := Env()
 	if err != nil || os.Geteuid() != 0 {
@@ -88,4 +90,11 @@ func PrepareSuite(ctx context.Context) {
 	if err != nil {
 		Fail("sweeping leftovers: " + err.Error())
 	}
+}
+
+// UsePollTolerances makes every Eventually in the suite wait by the named
+// tolerances. Call it from each suite's BeforeSuite.
+func UsePollTolerances() {
+	SetDefaultEventuallyTimeout(PollTimeout)
+	SetDefaultEventuallyPollingInterval(PollInterval)
 }

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Every tolerance the specs use lives here, with the reason for its size.
@@ -56,3 +57,14 @@ func onlineCPUs() int {
 	}
 	return max(n, 1)
 }
+
+// PollTimeout bounds every Eventually: how long a spec waits for the kernel
+// or a process to reach a state (stress's worker to hold its memory, a
+// counter to settle). It bounds waiting, it times nothing: on a 2-core
+// machine also running qemu guests under software emulation, a worker
+// took more than Gomega's default of 1 s to start.
+const PollTimeout = 20 * time.Second
+
+// PollInterval is how often Eventually looks again: a cgroup file read is
+// cheap, and stress touches 100m in about 50 ms.
+const PollInterval = 5 * time.Millisecond

@@ -49,6 +49,7 @@ type lab struct {
 var the lab
 
 var _ = BeforeSuite(func(ctx SpecContext) {
+	claim.UsePollTolerances()
 	the.clis = docker.FindCLIs(ctx)
 	var clis []string
 	for _, c := range the.clis {
@@ -217,7 +218,7 @@ func settled(m claim.Mode) reading {
 		r = read(m)
 		g.Expect(r.residual()).To(BeNumerically("~", 0, claim.CounterSlack()),
 			"usage %d - rss %d - cache %d - kernel %d", r.usage, r.rss, r.cache, r.kernel)
-	}).WithTimeout(5 * time.Second).WithPolling(50 * time.Millisecond).Should(Succeed())
+	}).Should(Succeed())
 	return r
 }
 

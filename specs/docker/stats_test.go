@@ -6,7 +6,6 @@ import (
 	"math"
 	"strings"
 	"sync"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -85,15 +84,15 @@ var _ = Describe("D7: docker stats MEM USAGE equals usage_in_bytes and LIMIT equ
 					res, err := d.c.Run(context.WithoutCancel(ctx), "rm", "-f", d7File)
 					Expect(err).NotTo(HaveOccurred())
 					Expect(res.ExitCode).To(BeZero(), res.Output)
-					Eventually(func() int64 { return read(m).cache }).WithTimeout(5*time.Second).
-						Should(BeNumerically("<=", r.cache+claim.CounterSlack()), "the file's page cache is freed with it")
+					Eventually(func() int64 { return read(m).cache }).Should(
+						BeNumerically("<=", r.cache+claim.CounterSlack()), "the file's page cache is freed with it")
 				})
 				res, err := d.c.Run(ctx, "dd", "if=/dev/zero", "of="+d7File, "bs=1M", fmt.Sprintf("count=%d", d7Size>>20))
 				Expect(err).NotTo(HaveOccurred())
 				Expect(res.ExitCode).To(BeZero(), res.Output)
 				var withFile reading
-				Eventually(func() int64 { withFile = settled(m); return withFile.cache }).WithTimeout(5*time.Second).
-					Should(BeNumerically(">=", r.cache+d7Size-claim.CounterSlack()), "the file's page cache is charged to the container")
+				Eventually(func() int64 { withFile = settled(m); return withFile.cache }).Should(
+					BeNumerically(">=", r.cache+d7Size-claim.CounterSlack()), "the file's page cache is charged to the container")
 				cached := runCLIs(ctx, d)
 
 				printsUsage := true
