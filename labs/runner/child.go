@@ -84,7 +84,7 @@ func childMain(args []string) int {
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	_ = json.NewEncoder(report).Encode(info)
 
-	if attach == BeforeExec {
+	if attach == BeforeExec || attach == ThreadBeforeExec {
 		// Block until the parent has moved us into the group: nothing the
 		// workload does happens outside it.
 		var b [1]byte

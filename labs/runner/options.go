@@ -27,15 +27,20 @@ const (
 	// AfterStart: the article's order. The child starts running at once and
 	// the parent then writes its PID to tasks (v1) or cgroup.procs (v2).
 	AfterStart Attach = "after-start"
+	// ThreadBeforeExec: the child waits as in BeforeExec, but the parent
+	// writes its PID to v1's tasks file, the article's file. It shows what
+	// that file does: the Go child already runs several threads, and only
+	// the one whose ID was written moves.
+	ThreadBeforeExec Attach = "thread-before-exec"
 )
 
 // ParseAttach reads --attach.
 func ParseAttach(s string) (Attach, error) {
 	switch Attach(s) {
-	case BeforeExec, AfterStart:
+	case BeforeExec, AfterStart, ThreadBeforeExec:
 		return Attach(s), nil
 	}
-	return "", fmt.Errorf("%w: --attach %q: want %s or %s", ErrUsage, s, BeforeExec, AfterStart)
+	return "", fmt.Errorf("%w: --attach %q: want %s, %s or %s", ErrUsage, s, BeforeExec, AfterStart, ThreadBeforeExec)
 }
 
 // namespaceFlags maps --ns names to clone flags.

@@ -169,6 +169,10 @@ func Start(ctx context.Context, o Options) (r *Run, err error) {
 		if err := g.Attach(r.ChildPID); err != nil {
 			return r, err
 		}
+	case o.Attach == ThreadBeforeExec:
+		if err := g.AttachThread(r.ChildPID); err != nil {
+			return r, fmt.Errorf("%w: %v", ErrUsage, err)
+		}
 	case o.Layout.Version == 1:
 		// The article's order and file: one thread ID into tasks, after start.
 		if err := g.AttachThread(r.ChildPID); err != nil {
@@ -184,7 +188,7 @@ func Start(ctx context.Context, o Options) (r *Run, err error) {
 		r.samples = make(chan []Sample, 1)
 		go r.sample(o.SampleEvery)
 	}
-	if _, err := syncW.Write([]byte{1}); err != nil && o.Attach == BeforeExec {
+	if _, err := syncW.Write([]byte{1}); err != nil && o.Attach != AfterStart {
 		return r, fmt.Errorf("releasing the child: %w", err)
 	}
 	line, err := r.reports.ReadBytes('\n')

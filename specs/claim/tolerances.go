@@ -68,3 +68,10 @@ const PollTimeout = 20 * time.Second
 // PollInterval is how often Eventually looks again: a cgroup file read is
 // cheap, and stress touches 100m in about 50 ms.
 const PollInterval = 5 * time.Millisecond
+
+// ChargeBatch is how close to the limit a group's peak is when the OOM
+// killer strikes. A group is charged up to 64 pages at a time
+// (MEMCG_CHARGE_BATCH); the charge that fails can leave the page counter up
+// to a batch short of the limit, and v2 lets some kernel allocations
+// overshoot memory.max a little (bookworm's 6.1 peaked one page over it).
+func ChargeBatch() int64 { return 64 * int64(os.Getpagesize()) }

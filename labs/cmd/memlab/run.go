@@ -22,7 +22,7 @@ func cmdRun(args []string) (int, error) {
 	fs.SetOutput(io.Discard)
 	memory := fs.String("memory", "100m", "memory limit, as docker run -m reads it")
 	ns := fs.String("ns", runner.DefaultNamespaces, "namespaces for the child: uts,mnt,pid,ipc or none")
-	attach := fs.String("attach", string(runner.BeforeExec), "before-exec (confines everything) or after-start (the article's order)")
+	attach := fs.String("attach", string(runner.BeforeExec), "before-exec (confines everything), after-start (the article's order: start, then write tasks) or thread-before-exec (v1: write tasks while the child waits, to see that it moves one thread)")
 	name := fs.String("name", "run", "group name prefix under the memlab parent")
 	resultFile := fs.String("result", "", "write the result as JSON to this file")
 	if err := fs.Parse(args); err != nil {
