@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 
 	"github.com/memlab/memlab/labs/cgroup"
+	"github.com/memlab/memlab/labs/matrix"
 	"github.com/memlab/memlab/labs/runner"
 )
 
@@ -18,6 +20,8 @@ const (
 	exitNoCgroupFS   = 69  // no cgroup filesystem, or no memory controller
 	exitInternal     = 70  // memlab itself failed; the message says where
 	exitNoSuchReport = 74  // a report file to read is missing or unreadable
+	exitRegression   = 79  // the kernel matrix changed from its baseline (the cells are named)
+	exitInterrupted  = 130 // Ctrl-C: what was started has been stopped and removed
 	exitNotFound     = 127 // the workload's command does not exist
 )
 
@@ -39,6 +43,10 @@ func exitCode(err error) int {
 		return exitNotFound
 	case errors.Is(err, errNoReport):
 		return exitNoSuchReport
+	case errors.Is(err, matrix.ErrRegression):
+		return exitRegression
+	case errors.Is(err, context.Canceled):
+		return exitInterrupted
 	}
 	return exitInternal
 }

@@ -14,6 +14,7 @@ const usage = `usage:
   memlab run [--memory 100m] [--ns uts,mnt,pid|none] [--attach before-exec|after-start]
              [--name NAME] [--result FILE] -- CMD [ARGS...]
   memlab report [--from reports/ginkgo.json] [--out reports]
+  memlab matrix [--kernels LIST] [--modes v1,v2] [--baseline FILE] (see memlab matrix --help)
   memlab docker cgroup CONTAINER | image | sweep
   memlab sweep
   memlab env`
@@ -30,6 +31,8 @@ func main() {
 		code, err = cmdRun(os.Args[2:])
 	case "report":
 		err = cmdReport(os.Args[2:])
+	case "matrix":
+		err = cmdMatrix(os.Args[2:])
 	case "docker":
 		err = cmdDocker(os.Args[2:])
 	case "sweep":

@@ -1,0 +1,172 @@
+// Package guest is the inside of a matrix cell: the initramfs a kernel boots
+// (busybox, stress and its libraries, the suite binaries, an /init that
+// mounts one cgroup mode and runs the suites), the kernel command line that
+// picks the mode, and the hand-back stream /init writes to the second serial
+// port, parsed on the host.
+package guest
+
+import (
+	_ "embed"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/memlab/memlab/labs/initramfs"
+)
+
+// The cgroup modes a cell can boot into.
+const (
+	V1 = "v1" // a cgroup (v1) hierarchy with the memory controller at /sys/fs/cgroup/memory
+	V2 = "v2" // cgroup2 at /sys/fs/cgroup with memory in cgroup.controllers
+)
+
+// Modes is every mode, in table order.
+var Modes = []string{V1, V2}
+
+//go:embed init.sh
+var initScript []byte
+
+// Suite is a Ginkgo test binary built for the guest.
+type Suite struct {
+	Name   string // the report is /out/NAME.json
+	Binary string // host path
+}
+
+// Config is what goes into the initramfs.
+type Config struct {
+	Suites       []Suite
+	LabelFilter  string        // --ginkgo.label-filter for every suite
+	SuiteTimeout time.Duration // --ginkgo.timeout; the guest kills a suite 20 s later
+	Busybox      string        // default: busybox on PATH (must be static)
+	Stress       string        // default: stress on PATH
+}
+
+// Cmdline is the kernel command line for a cell: the console on ttyS0, a
+// panic reboots (and qemu -no-reboot then exits), and the cgroup mode.
+func Cmdline(mode string) string {
+	c := "console=ttyS0 panic=-1 quiet loglevel=4 tsc=reliable mitigations=off memlab.mode=" + mode
+	if mode == V2 {
+		c += " cgroup_no_v1=all"
+	}
+	return c
+}
+
+// Build writes the initramfs (newc cpio) to file. It is not compressed:
+// under TCG the guest's gunzip costs more boot time than qemu's loading of
+// a larger file, and building it is 20 times faster.
+func Build(cfg Config, file string) error {
+	a, err := Assemble(cfg)
+	if err != nil {
+		return err
+	}
+	return a.WriteFile(file, false)
+}
+
+// Assemble lays out the initramfs without writing it.
+func Assemble(cfg Config) (*initramfs.Archive, error) {
+	busybox, err := lookPath(cfg.Busybox, "busybox", "install busybox-static (vagrant/provision.sh)")
+	if err != nil {
+		return nil, err
+	}
+	stress, err := lookPath(cfg.Stress, "stress", "install stress (vagrant/provision.sh)")
+	if err != nil {
+		return nil, err
+	}
+	if libs, err := initramfs.Needs(busybox); err != nil {
+		return nil, err
+	} else if len(libs) > 0 {
+		return nil, fmt.Errorf("%s is dynamically linked; the guest needs busybox-static", busybox)
+	}
+	a := initramfs.New()
+	for _, d := range []string{"/proc", "/sys", "/dev", "/tmp", "/out", "/run", "/root", "/suites", "/etc/memlab"} {
+		if err := a.Dir(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if err := a.Copy("/bin/busybox", busybox); err != nil {
+		return nil, err
+	}
+	list, err := exec.Command(busybox, "--list-full").Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s --list-full: %w", busybox, err)
+	}
+	for _, applet := range strings.Fields(string(list)) {
+		p := "/" + strings.TrimPrefix(applet, "/")
+		if p == "/bin/busybox" || strings.Contains(p, "..") {
+			continue
+		}
+		rel, _ := filepath.Rel(filepath.Dir(p), "/bin/busybox")
+		if err := a.Symlink(p, rel); err != nil {
+			return nil, err
+		}
+	}
+	if err := a.Binary("/usr/bin/stress", stress); err != nil {
+		return nil, err
+	}
+	if err := a.Bytes("/init", initScript, 0o755); err != nil {
+		return nil, err
+	}
+	for name, text := range map[string]string{
+		"/etc/passwd":            "root:x:0:0:root:/root:/bin/sh\n",
+		"/etc/group":             "root:x:0:\n",
+		"/etc/hostname":          "memlab-guest\n",
+		"/etc/memlab/guest.conf": guestConf(cfg),
+	} {
+		if err := a.Bytes(name, []byte(text), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	seen := map[string]bool{}
+	for _, s := range cfg.Suites {
+		if !validName(s.Name) || seen[s.Name] {
+			return nil, fmt.Errorf("suite name %q: want a unique name of letters, digits, '-', '_'", s.Name)
+		}
+		seen[s.Name] = true
+		if err := a.Copy("/suites/"+s.Name+".test", s.Binary); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+func guestConf(cfg Config) string {
+	t := cfg.SuiteTimeout
+	if t <= 0 {
+		t = 5 * time.Minute
+	}
+	return fmt.Sprintf("# written by labs/guest\nSUITE_TIMEOUT=%d\nLABEL_FILTER=%s\n",
+		int(t.Seconds()+0.5), shellQuote(cfg.LabelFilter))
+}
+
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func lookPath(given, name, hint string) (string, error) {
+	if given != "" {
+		if _, err := os.Stat(given); err != nil {
+			return "", err
+		}
+		return given, nil
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("no %s on PATH: %s", name, hint)
+	}
+	return p, nil
+}

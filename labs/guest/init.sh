@@ -1,0 +1,109 @@
+#!/bin/sh
+# memlab matrix guest /init (embedded by labs/guest; /etc/memlab/guest.conf
+# gives SUITE_TIMEOUT and LABEL_FILTER). It mounts proc, sys and dev, mounts
+# the cgroup mode the kernel command line names (memlab.mode=v1|v2), runs
+# every /suites/*.test with a Ginkgo JSON report into /out, hands /out back
+# over the second serial port (ttyS1) as a base64 gzip tar between markers,
+# and powers off. Whatever goes wrong, it still hands back and powers off.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root TMPDIR=/tmp
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /tmp /out /run /root
+echo "MEMLAB-BOOTED $(cut -d' ' -f1 /proc/uptime) $(uname -r)"
+
+SUITE_TIMEOUT=300
+LABEL_FILTER=
+[ -r /etc/memlab/guest.conf ] && . /etc/memlab/guest.conf
+
+mode=
+for w in $(cat /proc/cmdline); do
+	case $w in memlab.mode=*) mode=${w#memlab.mode=} ;; esac
+done
+
+skip=
+lastlog() { dmesg 2>/dev/null | grep -i -e cgroup -e memcg | tail -n 2 | tr '\n' ' '; }
+mount_v1() {
+	if ! mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup; then
+		skip="cannot mount a tmpfs at /sys/fs/cgroup"
+		return
+	fi
+	mkdir -p /sys/fs/cgroup/memory
+	if ! err=$(mount -t cgroup -o memory cgroup /sys/fs/cgroup/memory 2>&1); then
+		skip="cgroup v1 memory controller cannot be mounted (mount -t cgroup -o memory: ${err#mount: }; kernel: $(lastlog))"
+		rmdir /sys/fs/cgroup/memory
+		return
+	fi
+	if [ ! -e /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then
+		skip="cgroup v1 memory hierarchy mounted but has no memory.limit_in_bytes"
+	fi
+}
+mount_v2() {
+	if ! err=$(mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>&1); then
+		skip="cgroup2 cannot be mounted (${err#mount: })"
+		return
+	fi
+	if ! grep -qw memory /sys/fs/cgroup/cgroup.controllers; then
+		skip="cgroup v2 is mounted but memory is not in cgroup.controllers ($(cat /sys/fs/cgroup/cgroup.controllers))"
+	fi
+}
+case $mode in
+v1) mount_v1 ;;
+v2) mount_v2 ;;
+*) skip="no cgroup mode on the kernel command line (memlab.mode=v1|v2)" ;;
+esac
+
+{
+	echo "kernel: $(uname -a)"
+	echo "cmdline: $(cat /proc/cmdline)"
+	echo "mode: $mode"
+	echo "--- /proc/cgroups"; cat /proc/cgroups
+	echo "--- cgroup mounts"; grep cgroup /proc/self/mountinfo
+	[ -r /sys/fs/cgroup/cgroup.controllers ] && echo "--- cgroup.controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+	echo "--- meminfo"; head -n 3 /proc/meminfo
+} > /out/env.txt 2>&1
+
+if [ -n "$skip" ]; then
+	echo "skip $skip" > /out/status
+	echo "MEMLAB-SKIP $skip"
+else
+	echo "ok" > /out/status
+	: > /out/suites.txt
+	for bin in /suites/*.test; do
+		[ -x "$bin" ] || continue
+		name=$(basename "$bin" .test)
+		mkdir -p "/tmp/suite-$name"
+		set -- "--ginkgo.json-report=/out/$name.json" --ginkgo.no-color "--ginkgo.timeout=${SUITE_TIMEOUT}s"
+		[ -n "$LABEL_FILTER" ] && set -- "$@" "--ginkgo.label-filter=$LABEL_FILTER"
+		echo "MEMLAB-SUITE-START $name"
+		start=$(cut -d' ' -f1 /proc/uptime)
+		# The output goes to the console too: if the guest hangs, its tail
+		# is the host's only evidence.
+		set -o pipefail
+		(cd "/tmp/suite-$name" && exec timeout -s KILL $((SUITE_TIMEOUT + 20)) "$bin" "$@") 2>&1 < /dev/null | tee "/out/$name.log"
+		rc=$?
+		set +o pipefail
+		end=$(cut -d' ' -f1 /proc/uptime)
+		echo "$name $rc $start $end" >> /out/suites.txt
+		echo "MEMLAB-SUITE-END $name exit $rc"
+	done
+fi
+
+echo "$(cut -d' ' -f1 /proc/uptime)" > /out/uptime
+if tar -C /out -cf - . | gzip -1 > /tmp/out.tgz; then
+	size=$(wc -c < /tmp/out.tgz)
+	sum=$(md5sum /tmp/out.tgz | cut -d' ' -f1)
+	stty -F /dev/ttyS1 raw -echo 2>/dev/null
+	{
+		echo "MEMLAB-HANDBACK-BEGIN v1 $size"
+		base64 /tmp/out.tgz
+		echo "MEMLAB-HANDBACK-END $sum"
+	} > /dev/ttyS1
+	echo "MEMLAB-HANDED-BACK $size bytes"
+else
+	echo "MEMLAB-HANDBACK-FAILED"
+fi
+sync
+poweroff -f
+echo o > /proc/sysrq-trigger

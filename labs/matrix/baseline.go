@@ -1,0 +1,178 @@
+package matrix
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/memlab/memlab/labs/ledger"
+)
+
+// ErrRegression: some cell's verdict differs from the baseline.
+var ErrRegression = errors.New("the matrix changed from its baseline")
+
+// Baseline is the verdict grid a real run recorded: cell ID → claim ID →
+// verdict. Only verdicts are kept, so figures that vary from run to run do
+// not make a change.
+type Baseline struct {
+	Note      string                       `json:"note"`
+	Generated time.Time                    `json:"generated"`
+	Kernels   map[string]string            `json:"kernels"` // name → release it ran
+	Cells     map[string]map[string]string `json:"cells"`
+}
+
+// Baseline is this run's verdict grid.
+func (m Matrix) Baseline() Baseline {
+	b := Baseline{
+		Note:      "written by `make matrix-baseline` from a real run; `make matrix` fails when a verdict changes",
+		Generated: m.Generated, Kernels: map[string]string{}, Cells: map[string]map[string]string{},
+	}
+	for _, c := range m.Cells {
+		b.Kernels[c.Kernel] = c.Release
+		row := map[string]string{}
+		for _, claim := range ledger.Claims {
+			row[claim.ID] = c.Verdict(claim.ID)
+		}
+		b.Cells[c.ID] = row
+	}
+	return b
+}
+
+// Change is one verdict that differs from the baseline.
+type Change struct {
+	Cell  string `json:"cell"`
+	Claim string `json:"claim"`
+	Was   string `json:"was"`
+	Now   string `json:"now"`
+}
+
+func (c Change) String() string {
+	return fmt.Sprintf("%s %s: %s → %s", c.Cell, c.Claim, c.Was, c.Now)
+}
+
+// Compare lists the verdicts of cur that differ from base, cell by cell in
+// base's order then claim by claim in ledger order. Cells only one side has
+// are not compared: unseen lists base's cells cur did not run, fresh cur's
+// cells base does not know.
+func Compare(base, cur Baseline) (changes []Change, unseen, fresh []string) {
+	for _, id := range sortedCells(base.Cells) {
+		now, ok := cur.Cells[id]
+		if !ok {
+			unseen = append(unseen, id)
+			continue
+		}
+		was := base.Cells[id]
+		claims := map[string]bool{}
+		for k := range was {
+			claims[k] = true
+		}
+		for k := range now {
+			claims[k] = true
+		}
+		var ids []string
+		for k := range claims {
+			ids = append(ids, k)
+		}
+		sort.Slice(ids, func(i, j int) bool {
+			if ledger.Order(ids[i]) != ledger.Order(ids[j]) {
+				return ledger.Order(ids[i]) < ledger.Order(ids[j])
+			}
+			return ids[i] < ids[j]
+		})
+		for _, claim := range ids {
+			w, n := orNotRun(was[claim]), orNotRun(now[claim])
+			if w != n {
+				changes = append(changes, Change{Cell: id, Claim: claim, Was: w, Now: n})
+			}
+		}
+	}
+	for _, id := range sortedCells(cur.Cells) {
+		if _, ok := base.Cells[id]; !ok {
+			fresh = append(fresh, id)
+		}
+	}
+	return changes, unseen, fresh
+}
+
+func orNotRun(v string) string {
+	if v == "" {
+		return NotRun
+	}
+	return v
+}
+
+// sortedCells orders cell IDs by kernel name then mode.
+func sortedCells(cells map[string]map[string]string) []string {
+	var ids []string
+	for id := range cells {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// ChangedCells names the cells with at least one change, in order.
+func ChangedCells(changes []Change) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, c := range changes {
+		if !seen[c.Cell] {
+			seen[c.Cell] = true
+			out = append(out, c.Cell)
+		}
+	}
+	return out
+}
+
+// RegressionError is ErrRegression naming the changed cells.
+func RegressionError(changes []Change) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %d verdict(s) in cell(s) %s", ErrRegression, len(changes),
+		strings.Join(ChangedCells(changes), ", "))
+}
+
+// LoadBaseline reads a baseline file.
+func LoadBaseline(path string) (Baseline, error) {
+	var b Baseline
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return b, err
+	}
+	if err := json.Unmarshal(data, &b); err != nil {
+		return b, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(b.Cells) == 0 {
+		return b, fmt.Errorf("%s: a baseline with no cells", path)
+	}
+	return b, nil
+}
+
+// WriteBaseline writes the run's grid as a baseline. It refuses a run with
+// a cell that produced no result: a baseline records the kernels, not a
+// harness failure.
+func (m Matrix) WriteBaseline(path string) error {
+	var bad []string
+	for _, c := range m.Cells {
+		if c.Status == NoResult {
+			bad = append(bad, c.ID)
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("not writing %s: cell(s) %s produced no result", path, strings.Join(bad, ", "))
+	}
+	js, err := json.MarshalIndent(m.Baseline(), "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

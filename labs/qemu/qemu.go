@@ -1,0 +1,184 @@
+// Package qemu boots one guest: a kernel and an initramfs under
+// qemu-system-x86_64, its console on the first serial port and its
+// hand-back on the second, each written to a file. Every guest has a hard
+// timeout, and its qemu process dies with the context, with the host
+// process (PR_SET_PDEATHSIG) and on timeout.
+package qemu
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// DefaultBinary is the emulator.
+const DefaultBinary = "qemu-system-x86_64"
+
+// Guest is one boot.
+type Guest struct {
+	Binary   string // default DefaultBinary
+	Kernel   string
+	Initrd   string
+	Append   string // kernel command line
+	MemoryMB int    // default 768
+	Accel    string // "kvm" or "tcg"; "" asks DetectAccel
+	Timeout  time.Duration
+	Dir      string // console.log and handback.txt are written here
+}
+
+// Result is how a boot ended.
+type Result struct {
+	Console  string        // path of the console log (ttyS0)
+	HandBack string        // path of the hand-back stream (ttyS1)
+	Accel    string        // the accelerator used
+	Wall     time.Duration // qemu start to exit
+	TimedOut bool          // the hard timeout killed it
+	Err      error         // qemu did not start, exited non-zero, or was cancelled
+	Stderr   string        // qemu's own messages
+}
+
+// ErrTimeout is the hard timeout killing a guest.
+var ErrTimeout = errors.New("guest timed out")
+
+// Args is the qemu command line for a guest.
+func (g Guest) Args() []string {
+	mem := g.MemoryMB
+	if mem <= 0 {
+		mem = 768
+	}
+	accel := g.Accel
+	cpu := "max"
+	if accel == "kvm" {
+		cpu = "host"
+	}
+	return []string{
+		"-machine", "q35,accel=" + accel, "-cpu", cpu, "-smp", "1", "-m", fmt.Sprintf("%dM", mem),
+		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+		"-kernel", g.Kernel, "-initrd", g.Initrd, "-append", g.Append,
+		"-chardev", "file,id=console,path=" + optEscape(filepath.Join(g.Dir, "console.log")),
+		"-serial", "chardev:console",
+		"-chardev", "file,id=handback,path=" + optEscape(filepath.Join(g.Dir, "handback.txt")),
+		"-serial", "chardev:handback",
+	}
+}
+
+// optEscape doubles commas, qemu's escape inside an option value.
+func optEscape(s string) string { return strings.ReplaceAll(s, ",", ",,") }
+
+// Run boots the guest and waits until it powers off, panics (panic=-1 and
+// -no-reboot make qemu exit), times out, or ctx ends. The qemu process is
+// gone when Run returns.
+func Run(ctx context.Context, g Guest) Result {
+	if g.Binary == "" {
+		g.Binary = DefaultBinary
+	}
+	if g.Accel == "" {
+		g.Accel, _ = DetectAccel()
+	}
+	res := Result{
+		Console:  filepath.Join(g.Dir, "console.log"),
+		HandBack: filepath.Join(g.Dir, "handback.txt"),
+		Accel:    g.Accel,
+	}
+	tctx := ctx
+	if g.Timeout > 0 {
+		var cancel context.CancelFunc
+		tctx, cancel = context.WithTimeout(ctx, g.Timeout)
+		defer cancel()
+	}
+	cmd := exec.CommandContext(tctx, g.Binary, g.Args()...)
+	cmd.Dir = g.Dir
+	// Its own process group, killed whole; and killed if this process dies.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	res.Wall = time.Since(start)
+	res.Stderr = strings.TrimSpace(stderr.String())
+	switch {
+	case ctx.Err() != nil:
+		res.Err = ctx.Err()
+	case tctx.Err() != nil:
+		res.TimedOut = true
+		res.Err = fmt.Errorf("%w after %s", ErrTimeout, g.Timeout)
+	case err != nil:
+		msg := res.Stderr
+		if msg == "" {
+			msg = "no message"
+		}
+		res.Err = fmt.Errorf("%s: %v: %s", g.Binary, err, msg)
+	}
+	return res
+}
+
+// DetectAccel picks kvm when /dev/kvm opens and the CPU shows vmx or svm
+// (a /dev/kvm without them, as in some sandboxes, hangs guests), tcg
+// otherwise; the second value says why.
+func DetectAccel() (string, string) {
+	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
+	if err != nil {
+		return "tcg", "no usable /dev/kvm"
+	}
+	f.Close()
+	if !cpuFlag("vmx") && !cpuFlag("svm") {
+		return "tcg", "/dev/kvm opens but the CPU shows no vmx/svm"
+	}
+	return "kvm", "/dev/kvm"
+}
+
+func cpuFlag(flag string) bool {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		name, val, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(name) == "flags" {
+			for _, fl := range strings.Fields(val) {
+				if fl == flag {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	return false
+}
+
+// Tail is the last n lines of a file, for a cell's "no result" evidence.
+func Tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	return TailText(string(b), n)
+}
+
+// TailText is the last n non-empty lines of text, carriage returns removed.
+func TailText(text string, n int) string {
+	text = strings.ReplaceAll(text, "\r", "")
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	var kept []string
+	for i := len(lines) - 1; i >= 0 && len(kept) < n; i-- {
+		if strings.TrimSpace(lines[i]) != "" {
+			kept = append(kept, lines[i])
+		}
+	}
+	for i, j := 0, len(kept)-1; i < j; i, j = i+1, j-1 {
+		kept[i], kept[j] = kept[j], kept[i]
+	}
+	return strings.Join(kept, "\n")
+}

@@ -1,0 +1,45 @@
+# mk/matrix.mk: the kernel matrix (issue 4): every kernel of
+# fixtures/kernels.txt booted under qemu in cgroup v1 and v2 mode, the spec
+# suites run inside each guest, the claims' verdicts tabulated per cell.
+# Included by the top-level Makefile; also runs alone:
+#   make -f mk/matrix.mk matrix            run, write reports/matrix.{md,json},
+#                                          fail naming the cells whose verdict
+#                                          changed from fixtures/matrix-baseline.json
+#   make -f mk/matrix.mk matrix-baseline   run, then record it as that baseline
+#   make matrix KERNELS=path/to/vmlinuz    other kernels, comma separated:
+#                                          [NAME=]PATH or [NAME=]debian:SUITE[/PACKAGE]
+#   make matrix MATRIX_LABELS='cgroup:v2 && !docker'   --ginkgo.label-filter in the guest
+#   make matrix MATRIX_FLAGS='--modes v2 --jobs 1 --timeout 300s'
+# Kernels are fetched once into MEMLAB_KERNEL_CACHE (/var/cache/memlab/kernels);
+# `memlab matrix --help` lists every flag.
+
+# This file's directory, fixed now: MAKEFILE_LIST grows with each include.
+MEMLAB_MATRIX_MK_DIR := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+MEMLAB_MATRIX_ROOT   := $(abspath $(MEMLAB_MATRIX_MK_DIR)/..)
+MEMLAB_MATRIX_GO     ?= go
+MEMLAB_MATRIX_BASELINE ?= fixtures/matrix-baseline.json
+MEMLAB_MATRIX_BIN    ?= bin/memlab
+KERNELS      ?=
+MATRIX_LABELS ?=
+MATRIX_FLAGS ?=
+
+_memlab_matrix_run = cd $(MEMLAB_MATRIX_ROOT) && \
+	$(MEMLAB_MATRIX_GO) build -o $(MEMLAB_MATRIX_BIN) ./labs/cmd/memlab && \
+	$(MEMLAB_MATRIX_BIN) matrix $(if $(KERNELS),--kernels '$(KERNELS)') \
+	$(if $(MATRIX_LABELS),--label-filter '$(MATRIX_LABELS)') $(MATRIX_FLAGS)
+
+# Do not steal the including Makefile's default goal; alone, default to matrix.
+_memlab_matrix_saved_goal := $(.DEFAULT_GOAL)
+
+.PHONY: matrix matrix-baseline
+matrix:
+	$(_memlab_matrix_run) --baseline $(MEMLAB_MATRIX_BASELINE)
+matrix-baseline:
+	$(_memlab_matrix_run) --write-baseline $(MEMLAB_MATRIX_BASELINE)
+
+ifneq ($(_memlab_matrix_saved_goal),)
+.DEFAULT_GOAL := $(_memlab_matrix_saved_goal)
+else ifneq ($(words $(MAKEFILE_LIST)),1)
+# Included before any target: let the includer's next target be the default.
+.DEFAULT_GOAL :=
+endif
