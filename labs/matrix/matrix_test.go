@@ -215,3 +215,18 @@ func TestReportFrom(t *testing.T) {
 		t.Fatalf("notes %q", notes)
 	}
 }
+
+func TestFailuresNameFailedClaimsAndSilentCells(t *testing.T) {
+	ran := CellResult{ID: "bookworm/v2", Status: Ran, Report: ledger.Report{Results: []ledger.Result{
+		{ID: "G5", Mode: "v2", Verdict: ledger.Failed}, {ID: "G1", Mode: "v2", Verdict: ledger.Holds},
+	}}}
+	ran.Mode = "v2"
+	hung := CellResult{ID: "bullseye/v1", Mode: "v1", Status: NoResult}
+	got := Matrix{Cells: []CellResult{ran, hung}}.Failures()
+	if strings.Join(got, ";") != "bookworm/v2 G5;bullseye/v1 (no result)" {
+		t.Fatalf("failures %q", got)
+	}
+	if FailuresError(nil) != nil || !errors.Is(FailuresError(got), ErrClaimsFailed) {
+		t.Fatal("FailuresError")
+	}
+}

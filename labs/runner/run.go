@@ -162,6 +162,15 @@ func Start(ctx context.Context, o Options) (r *Run, err error) {
 	}
 	r.ChildPID = r.cmd.Process.Pid
 
+	// A waiting child has reported in by the time it blocks: attaching after
+	// its report means attaching a child whose Go runtime is up, threads
+	// and all. In the article's order the child does not wait, and the race
+	// between its start and the write is the point.
+	if o.Attach != AfterStart {
+		if err := r.readChildInfo(); err != nil {
+			return r, err
+		}
+	}
 	switch {
 	case cloneInto:
 		// already born inside the group
@@ -191,16 +200,10 @@ func Start(ctx context.Context, o Options) (r *Run, err error) {
 	if _, err := syncW.Write([]byte{1}); err != nil && o.Attach != AfterStart {
 		return r, fmt.Errorf("releasing the child: %w", err)
 	}
-	line, err := r.reports.ReadBytes('\n')
-	if err != nil {
-		return r, fmt.Errorf("the child exited before reporting in")
-	}
-	if err := json.Unmarshal(line, &r.Child); err != nil || r.Child.Argv0 == "" {
-		var ex exitReport
-		if json.Unmarshal(line, &ex) == nil && ex.Error != "" {
-			return r, fmt.Errorf("child: %s", ex.Error)
+	if o.Attach == AfterStart {
+		if err := r.readChildInfo(); err != nil {
+			return r, err
 		}
-		return r, fmt.Errorf("the child's report is unreadable: %q", line)
 	}
 	r.done = make(chan struct{})
 	go func() {
@@ -208,6 +211,22 @@ func Start(ctx context.Context, o Options) (r *Run, err error) {
 		close(r.done)
 	}()
 	return r, nil
+}
+
+// readChildInfo reads the line the child sends once it is set up.
+func (r *Run) readChildInfo() error {
+	line, err := r.reports.ReadBytes('\n')
+	if err != nil {
+		return fmt.Errorf("the child exited before reporting in")
+	}
+	if err := json.Unmarshal(line, &r.Child); err != nil || r.Child.Argv0 == "" {
+		var ex exitReport
+		if json.Unmarshal(line, &ex) == nil && ex.Error != "" {
+			return fmt.Errorf("child: %s", ex.Error)
+		}
+		return fmt.Errorf("the child's report is unreadable: %q", line)
+	}
+	return nil
 }
 
 // Signal passes a signal to the child, which hands it to the workload.

@@ -13,6 +13,7 @@ import (
 // workload is likely to use; `memlab run` otherwise exits with the
 // workload's status, 128+n when signal n ended it.
 const (
+	exitClaimsFailed = 1   // a claim failed (in the kernel matrix); like a test runner's failure
 	exitUsage        = 64  // bad flags, missing command
 	exitBadSize      = 65  // --memory 100x, -1, below the minimum
 	exitBadName      = 66  // a group name with "/" or ".."
@@ -43,6 +44,8 @@ func exitCode(err error) int {
 		return exitNotFound
 	case errors.Is(err, errNoReport):
 		return exitNoSuchReport
+	case errors.Is(err, matrix.ErrClaimsFailed):
+		return exitClaimsFailed
 	case errors.Is(err, matrix.ErrRegression):
 		return exitRegression
 	case errors.Is(err, context.Canceled):

@@ -197,6 +197,11 @@ func cmdMatrix(args []string) error {
 		}
 		return matrix.RegressionError(changes)
 	}
+	// A failed claim is a regression of the kernel or of memlab: it fails
+	// the run, and is never recorded as the baseline.
+	if err := matrix.FailuresError(m.Failures()); err != nil {
+		return err
+	}
 	if *writeBaseline != "" {
 		if err := m.WriteBaseline(*writeBaseline); err != nil {
 			return err
