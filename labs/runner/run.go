@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"strconv"
 	"syscall"
-	"time"
 
 	"github.com/memlab/memlab/labs/cgroup"
 	"github.com/memlab/memlab/labs/kmsg"
@@ -19,32 +18,25 @@ import (
 
 // Result is what the kernel did to a run.
 type Result struct {
-	Group         string      `json:"cgroup"`
-	ExitCode      int         `json:"exit_code"` // the workload's; 128+n when a signal ended it
-	Signal        int         `json:"signal"`    // that signal, 0 if it exited
-	Limit         int64       `json:"limit"`
-	Peak          int64       `json:"peak"`     // v1 max_usage_in_bytes, v2 memory.peak; -1 if the kernel lacks it
-	Headroom      int64       `json:"headroom"` // limit - peak
-	Failcnt       int64       `json:"failcnt"`
-	OOMKills      int64       `json:"oom_kills"` // from oom_control / memory.events
-	OOMKnown      bool        `json:"oom_kills_known"`
-	Victims       []kmsg.Kill `json:"victims,omitempty"` // the kernel log's record of each kill
-	ChildError    string      `json:"child_error,omitempty"`
-	EventsFile    string      `json:"events_file"`
-	PeakFile      string      `json:"peak_file"`
-	ChildPID      int         `json:"child_pid"`       // host PID of the re-executed child
-	ChildPeakKiB  int64       `json:"child_peak_kib"`  // the re-executed child's own peak resident memory (VmHWM)
-	MemlabPeakKiB int64       `json:"memlab_peak_kib"` // this process's own peak resident memory (VmHWM)
-	ChildInfo     ChildInfo   `json:"child"`
-	AttachOrder   Attach      `json:"attach"`
-	Samples       []Sample    `json:"samples,omitempty"`
-}
-
-// Sample is one reading of the group while the run went on.
-type Sample struct {
-	AtMS     int64 `json:"at_ms"` // since the workload was released
-	Usage    int64 `json:"usage"`
-	OOMKills int64 `json:"oom_kills"`
+	Group         string          `json:"cgroup"`
+	ExitCode      int             `json:"exit_code"` // the workload's; 128+n when a signal ended it
+	Signal        int             `json:"signal"`    // that signal, 0 if it exited
+	Limit         int64           `json:"limit"`
+	Peak          int64           `json:"peak"`     // v1 max_usage_in_bytes, v2 memory.peak; -1 if the kernel lacks it
+	Headroom      int64           `json:"headroom"` // limit - peak
+	Failcnt       int64           `json:"failcnt"`
+	OOMKills      int64           `json:"oom_kills"` // from oom_control / memory.events
+	OOMKnown      bool            `json:"oom_kills_known"`
+	Victims       []kmsg.Kill     `json:"victims,omitempty"` // the kernel log's record of each kill
+	ChildError    string          `json:"child_error,omitempty"`
+	EventsFile    string          `json:"events_file"`
+	PeakFile      string          `json:"peak_file"`
+	ChildPID      int             `json:"child_pid"`       // host PID of the re-executed child
+	ChildPeakKiB  int64           `json:"child_peak_kib"`  // the re-executed child's own peak resident memory (VmHWM)
+	MemlabPeakKiB int64           `json:"memlab_peak_kib"` // this process's own peak resident memory (VmHWM)
+	ChildInfo     ChildInfo       `json:"child"`
+	AttachOrder   Attach          `json:"attach"`
+	Samples       []cgroup.Sample `json:"samples,omitempty"`
 }
 
 // Run is a started run. Its group exists until Wait returns.
@@ -58,9 +50,8 @@ type Run struct {
 	reports *bufio.Reader
 	reportR *os.File
 	kernel  *kmsg.Cursor
-	done    chan struct{} // closed when the run has ended and been cleaned up
-	ended   chan struct{} // closed when the child has exited
-	samples chan []Sample // the sampler's readings, once the child has ended
+	done    chan struct{}   // closed when the run has ended and been cleaned up
+	sampler *cgroup.Sampler // reads usage for the charts, when asked to
 	result  Result
 	err     error
 }
@@ -192,10 +183,8 @@ func Start(ctx context.Context, o Options) (r *Run, err error) {
 			return r, err
 		}
 	}
-	r.ended = make(chan struct{})
 	if o.SampleEvery > 0 {
-		r.samples = make(chan []Sample, 1)
-		go r.sample(o.SampleEvery)
+		r.sampler = g.StartSampling(o.SampleEvery)
 	}
 	if _, err := syncW.Write([]byte{1}); err != nil && o.Attach != AfterStart {
 		return r, fmt.Errorf("releasing the child: %w", err)
@@ -254,9 +243,8 @@ func (r *Run) wait() (Result, error) {
 	var ex exitReport
 	line, rerr := r.reports.ReadBytes('\n')
 	werr := r.cmd.Wait()
-	close(r.ended)
-	if r.samples != nil {
-		res.Samples = <-r.samples
+	if r.sampler != nil {
+		res.Samples = r.sampler.Stop()
 	}
 	switch {
 	case rerr == nil && json.Unmarshal(line, &ex) == nil:
@@ -275,36 +263,6 @@ func (r *Run) wait() (Result, error) {
 	res.MemlabPeakKiB = proc.SelfPeakKiB()
 	r.collect(&res)
 	return res, r.cleanup()
-}
-
-// sample reads usage and the OOM-kill counter at a fixed interval until
-// the child has exited, with one last reading after it.
-func (r *Run) sample(every time.Duration) {
-	var out []Sample
-	start := time.Now()
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	read := func() {
-		u, err := r.Group.Usage()
-		if err != nil {
-			return
-		}
-		s := Sample{AtMS: time.Since(start).Milliseconds(), Usage: u}
-		if ev, err := r.Group.Events(); err == nil {
-			s.OOMKills, _ = ev.OOMKills()
-		}
-		out = append(out, s)
-	}
-	for {
-		read()
-		select {
-		case <-tick.C:
-		case <-r.ended:
-			read()
-			r.samples <- out
-			return
-		}
-	}
 }
 
 // collect reads the group's counters after the workload has ended.
@@ -335,6 +293,9 @@ func (r *Run) cleanup() error {
 
 // abort tears down a run that failed to start.
 func (r *Run) abort() {
+	if r.sampler != nil {
+		r.sampler.Stop()
+	}
 	if r.cmd != nil && r.cmd.Process != nil {
 		_ = r.cmd.Process.Kill()
 		_ = r.cmd.Wait()

@@ -5,6 +5,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 
+	"github.com/memlab/memlab/labs/cgroup"
 	"github.com/memlab/memlab/labs/ledger"
 	"github.com/memlab/memlab/labs/runner"
 )
@@ -17,8 +18,13 @@ const SampleEvery = 5 * time.Millisecond
 
 // Series files a run's usage over time for the report's charts.
 func Series(name, file string, res runner.Result) {
-	s := ledger.Series{Name: name, File: file, IntervalMS: SampleEvery.Milliseconds(), Limit: res.Limit, OOMKillAtMS: -1}
-	for _, p := range res.Samples {
+	SeriesOf(name, file, res.Limit, res.Samples)
+}
+
+// SeriesOf files samples of any group (a container's, say) for the charts.
+func SeriesOf(name, file string, limit int64, samples []cgroup.Sample) {
+	s := ledger.Series{Name: name, File: file, IntervalMS: SampleEvery.Milliseconds(), Limit: limit, OOMKillAtMS: -1}
+	for _, p := range samples {
 		s.Points = append(s.Points, ledger.Point{AtMS: p.AtMS, Bytes: p.Usage})
 		if p.OOMKills > 0 && s.OOMKillAtMS < 0 {
 			s.OOMKillAtMS = p.AtMS

@@ -40,8 +40,9 @@ type lab struct {
 	c              *docker.Container
 	layout         cgroup.Layout
 	loc            docker.Location
-	g              *cgroup.Group // read-only view of the container's memory cgroup
-	master, worker proc.Process  // stress and its worker, host PIDs
+	g              *cgroup.Group   // read-only view of the container's memory cgroup
+	master, worker proc.Process    // stress and its worker, host PIDs
+	climb          []cgroup.Sample // usage while the worker took its 100m
 	clis           []docker.CLI
 	noEngine       string // why there is no engine, if there is none
 }
@@ -107,11 +108,14 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	Expect(err).NotTo(HaveOccurred())
 	the.c = c
 
-	the.master, the.worker, err = c.Stress(ctx, stressArg, stressed)
-	Expect(err).NotTo(HaveOccurred())
 	the.loc, err = c.Cgroup(l)
 	Expect(err).NotTo(HaveOccurred())
 	the.g = the.loc.Group(l)
+	// D3's chart: the container's usage while stress's worker climbs to 100m.
+	sampler := the.g.StartSampling(claim.SampleEvery)
+	the.master, the.worker, err = c.Stress(ctx, stressArg, stressed)
+	the.climb = sampler.Stop()
+	Expect(err).NotTo(HaveOccurred())
 }, NodeTimeout(3*time.Minute))
 
 // labFor gives a spec the suite's container in mode m, or skips it with the

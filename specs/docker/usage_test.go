@@ -27,6 +27,7 @@ var _ = Describe("D3: with stress holding 100m, usage_in_bytes is about 101 MiB"
 
 			inMiB := float64(r.usage) / (1 << 20)
 			claim.Figure(m.Files.Usage, r.usage, m.Files.Usage)
+			claim.SeriesOf("stress 100m in a -m 128m container", m.Files.Usage, limit, the.climb)
 			claim.Figure("in MiB (article: 101.14)", fmt.Sprintf("%.2f", inMiB), "")
 			// "About 101 MiB" read as the article reads its own figure:
 			// 106049536 is 101.14 MiB, which it calls 101.
