@@ -29,6 +29,7 @@ help:
 include mk/image.mk
 include mk/matrix.mk
 include mk/vm.mk
+include mk/grade.mk
 
 $(MEMLAB): FORCE
 	@mkdir -p bin
@@ -61,7 +62,7 @@ endif
 # real here too (the host's memory controller is on v1).
 TEST_KERNELS ?= bookworm=debian:bookworm
 
-test: lint lint-vm unit test-vm labs matrix-test
+test: lint lint-vm unit test-vm labs matrix-test grade-check
 
 matrix-test: $(MEMLAB)
 	$(MEMLAB) matrix --kernels '$(TEST_KERNELS)' --out $(REPORTS)
@@ -69,7 +70,7 @@ matrix-test: $(MEMLAB)
 lint:
 	@out=$$(gofmt -l labs specs); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	shellcheck vagrant/*.sh labs/image/*.sh .ci/run
+	shellcheck vagrant/*.sh labs/image/*.sh fixtures/runners/* .ci/run
 
 unit:
 	$(GO) test ./labs/...

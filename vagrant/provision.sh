@@ -140,22 +140,29 @@ for entry in "${REQUIRED[@]}"; do
 	fi
 done
 
-# vagrant: optional, only where the archive has it (Debian 12: yes).
-VAGRANT_NOTE=""
-if ! have vagrant; then
-	cand=$(apt_candidate vagrant)
+# Optional packages, installed only where the archive has them: vagrant
+# (make lint-vm validates the Vagrantfile; Debian 12 has it) and chromium
+# (the HTML report's browser test; Ubuntu ships it only as a snap, so there
+# the test skips and says why).
+OPTIONAL_NOTES=()
+optional() { # optional PACKAGE COMMAND
+	local pkg=$1 cmd=$2 cand
+	have "$cmd" && return 0
+	cand=$(apt_candidate "$pkg")
 	if [[ -z $cand || $cand == "(none)" ]] && [[ ${#MISSING[@]} -gt 0 && $CHECK -eq 0 ]]; then
 		# The cache may simply be empty (fresh cloud image): ask again
 		# after the update we are about to do anyway.
 		apt_update_once
-		cand=$(apt_candidate vagrant)
+		cand=$(apt_candidate "$pkg")
 	fi
 	if [[ -n $cand && $cand != "(none)" ]]; then
-		MISSING+=(vagrant)
+		MISSING+=("$pkg")
 	else
-		VAGRANT_NOTE="vagrant: not available from apt here; skipped (optional)"
+		OPTIONAL_NOTES+=("$pkg: not available from apt here; skipped (optional)")
 	fi
-fi
+}
+optional vagrant vagrant
+optional chromium chromium
 
 # ---------------------------------------------------------------- Go
 
@@ -272,7 +279,7 @@ if [[ $CHECK -eq 1 ]]; then
 		say "missing: $GO_PROBLEM"
 		status=1
 	fi
-	[[ -z $VAGRANT_NOTE ]] || say "$VAGRANT_NOTE"
+	for note in ${OPTIONAL_NOTES[@]+"${OPTIONAL_NOTES[@]}"}; do say "$note"; done
 	if [[ $DOCKER -eq 1 ]]; then
 		if have docker && docker version >/dev/null 2>&1; then
 			say "docker: engine answers on $DOCKER_SOCK"
@@ -295,7 +302,7 @@ if [[ ${#MISSING[@]} -gt 0 ]]; then
 else
 	say "packages: all present"
 fi
-[[ -z $VAGRANT_NOTE ]] || say "$VAGRANT_NOTE"
+for note in ${OPTIONAL_NOTES[@]+"${OPTIONAL_NOTES[@]}"}; do say "$note"; done
 
 if [[ -n $GO_PROBLEM ]]; then
 	say "$GO_PROBLEM"

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/memlab/memlab/labs/cgroup"
+	"github.com/memlab/memlab/labs/htmlreport"
 	"github.com/memlab/memlab/labs/ledger"
 	"github.com/memlab/memlab/labs/runner"
 )
@@ -33,8 +35,13 @@ func cmdReport(args []string) error {
 	if err := rep.WriteFiles(*out); err != nil {
 		return err
 	}
+	// The kernel matrix joins the HTML report when a matrix run left one.
+	matrixJSON, _ := os.ReadFile(filepath.Join(*out, "matrix.json"))
+	if err := htmlreport.Write(filepath.Join(*out, "index.html"), rep, matrixJSON); err != nil {
+		return err
+	}
 	rep.WriteTable(os.Stdout)
-	fmt.Printf("\nreports: %s/claims.json %s/claims.md %s/junit.xml\n", *out, *out, *out)
+	fmt.Printf("\nreports: %s/claims.json %s/claims.md %s/junit.xml %s/index.html\n", *out, *out, *out, *out)
 	return nil
 }
 

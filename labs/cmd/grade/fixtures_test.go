@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/memlab/memlab/labs/cgroup"
+	"github.com/memlab/memlab/labs/ledger"
+)
+
+// The runner suite, run against every runner the rubric names (the
+// reference and the broken ones in fixtures/runners/): each must lose
+// exactly the specs the rubric says, on every run, and leave nothing
+// behind. Needs root; about two minutes. `make grade-check` runs it;
+// MEMLAB_GRADE_RUNS=10 repeats each runner (determinism), MEMLAB_GRADE_ONLY
+// keeps the runners whose command contains that text.
+func TestKnownRunnersLoseExactlyTheirPoints(t *testing.T) {
+	if os.Getenv("MEMLAB_GRADE_FIXTURES") == "" {
+		t.Skip("set MEMLAB_GRADE_FIXTURES=1 (make grade-check): needs root and runs the runner suite once per known runner, about two minutes")
+	}
+	if os.Geteuid() != 0 {
+		t.Fatal("MEMLAB_GRADE_FIXTURES is set but this is not root: the runner suite writes the cgroup filesystem")
+	}
+	runs := 1
+	if s := os.Getenv("MEMLAB_GRADE_RUNS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("MEMLAB_GRADE_RUNS=%q", s)
+		}
+		runs = n
+	}
+	root, err := filepath.Abs("../../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rub := loadRubric(t)
+	layout, err := cgroup.Detect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	suite := filepath.Join(tmp, "runner.test")
+	for _, args := range [][]string{
+		{"build", "-o", "bin/memlab", "./labs/cmd/memlab"},
+		{"test", "-c", "-o", suite, "./specs/runner"},
+	} {
+		cmd := exec.Command("go", args...)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+
+	for _, f := range rub.Runner.Fixtures {
+		if only := os.Getenv("MEMLAB_GRADE_ONLY"); only != "" && !strings.Contains(f.Runner, only) {
+			continue
+		}
+		t.Run(strings.ReplaceAll(filepath.Base(f.Runner), " ", "-"), func(t *testing.T) {
+			want := slices.Clone(f.Loses)
+			slices.SortFunc(want, func(a, b string) int { return specOrder(rub, a) - specOrder(rub, b) })
+			var points []int
+			for i := range runs {
+				before := groupsUnder(layout.MemoryRoot)
+				report := filepath.Join(t.TempDir(), "runner.json")
+				cmd := exec.Command(suite, "--ginkgo.json-report="+report, "--ginkgo.label-filter=runner")
+				cmd.Dir = filepath.Join(root, "specs", "runner")
+				cmd.Env = append(os.Environ(), "MEMLAB_RUNNER="+f.Runner)
+				if f.Timeout != "" {
+					cmd.Env = append(cmd.Env, "MEMLAB_RUNNER_TIMEOUT="+f.Timeout)
+				}
+				var out bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &out, &out
+				err := cmd.Run() // fails whenever the runner loses a spec
+				suites, lerr := ledger.LoadGinkgoJSON(report)
+				if lerr != nil {
+					t.Fatalf("run %d: the suite (%v) left no report: %v\n%s", i+1, err, lerr, out.String())
+				}
+				g := GradeReports(rub, suites)
+				if len(g.Problems) > 0 {
+					t.Errorf("run %d: %v", i+1, g.Problems)
+				}
+				if lost := g.Lost(); !slices.Equal(lost, want) {
+					t.Errorf("run %d: lost %v, the rubric says %v\n%s", i+1, lost, want, failures(g))
+				}
+				points = append(points, g.Points)
+				for _, dir := range groupsUnder(layout.MemoryRoot) {
+					if !slices.Contains(before, dir) && (strings.Contains(dir, "shell-runner-") || strings.HasPrefix(dir, cgroup.LabParent+"/run-")) {
+						t.Errorf("run %d: the runner's cgroup %s outlived the suite", i+1, dir)
+					}
+				}
+				if left := strayProcesses(); len(left) > 0 {
+					t.Errorf("run %d: processes outlived the suite: %v", i+1, left)
+				}
+			}
+			t.Logf("%s: points %v of %d (pass mark %d)", f.Runner, points, rub.MaxPoints(), rub.Runner.PassThreshold)
+		})
+	}
+}
+
+func specOrder(rub Rubric, id string) int {
+	return slices.IndexFunc(rub.Runner.Specs, func(s SpecPoints) bool { return s.ID == id })
+}
+
+func failures(g Grade) string {
+	var b strings.Builder
+	for _, t := range g.Tests {
+		if t.Status != "pass" {
+			b.WriteString(t.ID + " " + t.Status + ": " + firstLines(t.Message, 4) + "\n")
+		}
+	}
+	return b.String()
+}
+
+func groupsUnder(root string) []string {
+	var dirs []string
+	_ = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			rel, _ := filepath.Rel(root, path)
+			dirs = append(dirs, rel)
+		}
+		return nil
+	})
+	return dirs
+}
+
+// strayProcesses finds what the suite's runs could have left: the fixture
+// runners and the specs' marked commands.
+func strayProcesses() []string {
+	var left []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		cl := strings.ReplaceAll(string(bytes.TrimRight(b, "\x00")), "\x00", " ")
+		if strings.Contains(cl, "fixtures/runners/") || strings.Contains(cl, " memlab-r") {
+			left = append(left, e.Name()+": "+cl)
+		}
+	}
+	return left
+}

@@ -1,0 +1,274 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/memlab/memlab/labs/ledger"
+)
+
+const rubricPath = "../../../fixtures/rubric.json"
+
+func loadRubric(t *testing.T) Rubric {
+	t.Helper()
+	rub, err := LoadRubric(rubricPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rub
+}
+
+func TestRubricIsConsistent(t *testing.T) {
+	rub := loadRubric(t)
+	if rub.MaxPoints() != 100 {
+		t.Errorf("runner specs add up to %d points, want 100", rub.MaxPoints())
+	}
+	for _, s := range rub.Runner.Specs {
+		if _, err := ledger.Lookup(s.Claim); err != nil {
+			t.Errorf("%s: %v", s.ID, err)
+		}
+	}
+	for _, ex := range rub.Exercises {
+		total := 0
+		for id, pts := range ex.Claims {
+			if _, err := ledger.Lookup(id); err != nil {
+				t.Errorf("%s: %v", ex.Exercise, err)
+			}
+			total += pts
+		}
+		if ex.PassThreshold <= 0 || ex.PassThreshold > total {
+			t.Errorf("%s: pass threshold %d outside 1..%d", ex.Exercise, ex.PassThreshold, total)
+		}
+		if _, err := os.Stat(filepath.Join("../../..", ex.Exercise)); err != nil {
+			t.Errorf("exercise handout: %v", err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join("../../..", rub.Runner.Exercise)); err != nil {
+		t.Errorf("exercise handout: %v", err)
+	}
+	names := map[string]bool{}
+	for _, f := range rub.Runner.Fixtures {
+		names[filepath.Base(f.Runner)] = true
+	}
+	for _, want := range []string{"memlab run", "attach-after-start", "never-cleans-up", "ignores-limit", "hangs"} {
+		if !names[want] {
+			t.Errorf("rubric names no expected loss for %s", want)
+		}
+	}
+}
+
+// The suite's spec names and the rubric must agree: every "Rn (CLAIM): "
+// in specs/runner has points, under the same claim, and nothing else does.
+func TestRubricMatchesTheSuite(t *testing.T) {
+	rub := loadRubric(t)
+	files, err := filepath.Glob("../../../specs/runner/*_test.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no runner suite sources: %v", err)
+	}
+	inSuite := map[string]string{}
+	re := regexp.MustCompile(`It\("(R[0-9]+) \(([A-Z][0-9]+)\): `)
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range re.FindAllStringSubmatch(string(src), -1) {
+			if _, dup := inSuite[m[1]]; dup {
+				t.Errorf("%s appears twice in the suite", m[1])
+			}
+			inSuite[m[1]] = m[2]
+		}
+	}
+	for _, s := range rub.Runner.Specs {
+		claim, ok := inSuite[s.ID]
+		switch {
+		case !ok:
+			t.Errorf("rubric spec %s is not in specs/runner", s.ID)
+		case claim != s.Claim:
+			t.Errorf("%s exercises %s in the suite, %s in the rubric", s.ID, claim, s.Claim)
+		}
+		delete(inSuite, s.ID)
+	}
+	for id := range inSuite {
+		t.Errorf("suite spec %s has no points in the rubric", id)
+	}
+}
+
+// report builds a Ginkgo report: one It per state given, in rubric order.
+func report(states map[string]types.SpecState) []types.Report {
+	rep := types.Report{SuiteDescription: "runner contract: R1-R11", SuiteSucceeded: false}
+	rep.SpecReports = append(rep.SpecReports, types.SpecReport{
+		LeafNodeType: types.NodeTypeBeforeSuite, State: types.SpecStatePassed,
+		ReportEntries: types.ReportEntries{{Name: "memlab.runner", Value: types.WrapEntryValue("./student-runner")}},
+	})
+	for id, st := range states {
+		sr := types.SpecReport{
+			LeafNodeType: types.NodeTypeIt, State: st, RunTime: 1500 * time.Millisecond,
+			LeafNodeText:     id + " (G6): a spec",
+			LeafNodeLocation: types.CodeLocation{FileName: "/x/specs/runner/contract_test.go", LineNumber: 40},
+			ReportEntries: types.ReportEntries{{Name: "memlab.outcome",
+				Value: types.WrapEntryValue("--memory 100m -- sh -c 'exit 3': exit status 3 after 12ms")}},
+		}
+		if st == types.SpecStateFailed {
+			sr.Failure = types.Failure{Message: "exit status 1, want 3", Location: types.CodeLocation{FileName: "/x/specs/runner/contract_test.go", LineNumber: 42}}
+			sr.CapturedGinkgoWriterOutput = "runner: hello\n"
+		}
+		rep.SpecReports = append(rep.SpecReports, sr)
+	}
+	// Through JSON, as the grader reads it.
+	b, _ := json.Marshal([]types.Report{rep})
+	var back []types.Report
+	_ = json.Unmarshal(b, &back)
+	return back
+}
+
+func testRubric() Rubric {
+	return Rubric{Runner: RunnerRubric{PassThreshold: 6, Specs: []SpecPoints{
+		{ID: "R1", Claim: "G6", Points: 5}, {ID: "R2", Claim: "G6", Points: 3},
+		{ID: "R3", Claim: "G6", Points: 2}, {ID: "R4", Claim: "G6", Points: 1},
+	}}}
+}
+
+func TestGradeScoresOnlyPassedSpecs(t *testing.T) {
+	g := GradeReports(testRubric(), report(map[string]types.SpecState{
+		"R1": types.SpecStatePassed, "R2": types.SpecStateFailed, "R3": types.SpecStateSkipped,
+	}))
+	if g.Points != 5 || g.MaxPoints != 11 || g.Passed() {
+		t.Fatalf("points %d/%d passed=%v, want 5/11 failing", g.Points, g.MaxPoints, g.Passed())
+	}
+	status := map[string]string{}
+	for _, tg := range g.Tests {
+		status[tg.ID] = tg.Status
+	}
+	want := map[string]string{"R1": "pass", "R2": "fail", "R3": "error", "R4": "error"}
+	for id, s := range want {
+		if status[id] != s {
+			t.Errorf("%s: status %q, want %q", id, status[id], s)
+		}
+	}
+	if !slices.Equal(g.Lost(), []string{"R2", "R3", "R4"}) {
+		t.Errorf("lost %v", g.Lost())
+	}
+	if g.Runner != "./student-runner" {
+		t.Errorf("runner %q", g.Runner)
+	}
+	if !strings.Contains(g.Tests[1].Message, "exit status 1, want 3") || !strings.Contains(g.Tests[1].Message, "runner: hello") {
+		t.Errorf("R2's message lacks the failure or the output: %q", g.Tests[1].Message)
+	}
+}
+
+func TestGradeFlagsSpecsTheRubricDoesNotKnow(t *testing.T) {
+	g := GradeReports(testRubric(), report(map[string]types.SpecState{"R1": types.SpecStatePassed, "R9": types.SpecStatePassed}))
+	if len(g.Problems) != 1 || !strings.Contains(g.Problems[0], "R9") {
+		t.Errorf("problems %v", g.Problems)
+	}
+}
+
+func TestClassroomResultFormat(t *testing.T) {
+	g := GradeReports(testRubric(), report(map[string]types.SpecState{
+		"R1": types.SpecStatePassed, "R2": types.SpecStatePassed, "R3": types.SpecStateFailed, "R4": types.SpecStatePassed,
+	}))
+	b, err := g.Classroom()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Version  int    `json:"version"`
+		Status   string `json:"status"`
+		MaxScore int    `json:"max_score"`
+		Tests    []struct {
+			Name     string `json:"name"`
+			Status   string `json:"status"`
+			Score    int    `json:"score"`
+			Message  string `json:"message"`
+			TestCode string `json:"test_code"`
+		} `json:"tests"`
+	}
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Version != 1 || res.Status != "pass" || res.MaxScore != 11 || len(res.Tests) != 4 {
+		t.Fatalf("result %+v", res)
+	}
+	sum := 0
+	for _, tc := range res.Tests {
+		sum += tc.Score
+	}
+	if sum != 9 {
+		t.Errorf("scores add up to %d, want 9 (the reporter sums tests[].score)", sum)
+	}
+	for _, key := range []string{`"test_code"`, `"line_no"`, `"filename"`, `"duration"`, `"message"`} {
+		if !strings.Contains(string(b), key) {
+			t.Errorf("no %s in %s", key, b)
+		}
+	}
+	if res.Tests[0].TestCode != "./student-runner --memory 100m -- sh -c 'exit 3'" {
+		t.Errorf("test_code %q", res.Tests[0].TestCode)
+	}
+}
+
+func TestGradescopeResultFormat(t *testing.T) {
+	g := GradeReports(testRubric(), report(map[string]types.SpecState{"R1": types.SpecStatePassed, "R2": types.SpecStateFailed}))
+	b, err := g.Gradescope()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Score float64 `json:"score"`
+		Tests []struct {
+			Name     string  `json:"name"`
+			Score    float64 `json:"score"`
+			MaxScore float64 `json:"max_score"`
+			Output   string  `json:"output"`
+			Status   string  `json:"status"`
+		} `json:"tests"`
+	}
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Score != 5 || len(res.Tests) != 4 || res.Tests[0].MaxScore != 5 || res.Tests[1].Status != "failed" {
+		t.Fatalf("results %s", b)
+	}
+}
+
+func TestRunExitsOnTheThreshold(t *testing.T) {
+	dir := t.TempDir()
+	rubric := filepath.Join(dir, "rubric.json")
+	rb, _ := json.Marshal(testRubric())
+	if err := os.WriteFile(rubric, rb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		states map[string]types.SpecState
+		exit   int
+	}{
+		{map[string]types.SpecState{"R1": types.SpecStatePassed, "R4": types.SpecStatePassed}, 0}, // 6 of 11: on the mark
+		{map[string]types.SpecState{"R1": types.SpecStatePassed}, 1},                              // 5: below it
+	} {
+		from := filepath.Join(dir, "runner.json")
+		b, _ := json.Marshal(report(c.states))
+		if err := os.WriteFile(from, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := run([]string{"--rubric", rubric, "--from", from, "--out", dir}, io.Discard); got != c.exit {
+			t.Errorf("%v: exit %d, want %d", c.states, got, c.exit)
+		}
+		for _, f := range []string{"grades.json", "results.json"} {
+			if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	if got := run([]string{"--rubric", rubric, "--from", filepath.Join(dir, "none.json"), "--out", dir}, io.Discard); got != 2 {
+		t.Errorf("no report: exit %d, want 2", got)
+	}
+}
