@@ -12,6 +12,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 
 	"github.com/memlab/memlab/labs/cgroup"
+	"github.com/memlab/memlab/labs/proc"
 )
 
 const fixtures = "../../fixtures/docker-cgroups"
@@ -225,7 +226,7 @@ func TestParseStatsLine(t *testing.T) {
 
 func TestRunAlive(t *testing.T) {
 	self := strconv.Itoa(os.Getpid())
-	st, err := startTime(os.Getpid())
+	st, err := proc.StartTime(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}

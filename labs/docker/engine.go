@@ -24,7 +24,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
-	"github.com/prometheus/procfs"
+	"github.com/memlab/memlab/labs/proc"
 )
 
 // Errors callers tell apart (the CLI maps each to its own exit status).
@@ -136,25 +136,11 @@ func runIdentity() (run, start string, err error) {
 	if _, err := rand.Read(nonce); err != nil {
 		return "", "", err
 	}
-	st, err := startTime(os.Getpid())
+	st, err := proc.StartTime(os.Getpid())
 	if err != nil {
 		return "", "", fmt.Errorf("reading this process's start time: %w", err)
 	}
 	return fmt.Sprintf("%d-%s", os.Getpid(), hex.EncodeToString(nonce)), strconv.FormatUint(st, 10), nil
-}
-
-// startTime is a process's start time in clock ticks since boot
-// (/proc/PID/stat field 22): with the PID it names one process for good.
-func startTime(pid int) (uint64, error) {
-	p, err := procfs.NewProc(pid)
-	if err != nil {
-		return 0, err
-	}
-	st, err := p.Stat()
-	if err != nil {
-		return 0, err
-	}
-	return st.Starttime, nil
 }
 
 // ImagePresent says whether the engine has the image.
@@ -277,7 +263,7 @@ func runAlive(run, start string) (alive bool, why string, err error) {
 	if !ok || perr != nil || pid <= 0 {
 		return false, "", fmt.Errorf("label %s=%q is not <pid>-<nonce>", LabelRun, run)
 	}
-	st, err := startTime(pid)
+	st, err := proc.StartTime(pid)
 	if err != nil {
 		return false, fmt.Sprintf("its run (PID %d) is gone", pid), nil
 	}

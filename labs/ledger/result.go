@@ -116,3 +116,24 @@ func (res *Result) merge(v Verdict, why string) {
 		res.Why += why
 	}
 }
+
+// For is a claim's result in one cgroup mode: the result filed under that
+// mode, else the one filed under "any" (a claim that does not depend on it).
+func (r Report) For(claimID, mode string) (Result, bool) {
+	var anyMode *Result
+	for i, res := range r.Results {
+		if res.ID != claimID {
+			continue
+		}
+		if res.Mode == mode {
+			return res, true
+		}
+		if res.Mode == "any" {
+			anyMode = &r.Results[i]
+		}
+	}
+	if anyMode != nil {
+		return *anyMode, true
+	}
+	return Result{}, false
+}

@@ -31,42 +31,15 @@ type Row struct {
 // Verdict is a claim's verdict in a cell: the result filed under the
 // cell's mode, else the one filed under "any", else NotRun.
 func (r CellResult) Verdict(claimID string) string {
-	var anyMode string
-	for _, res := range r.Report.Results {
-		if res.ID != claimID {
-			continue
-		}
-		if res.Mode == r.Mode {
-			return string(res.Verdict)
-		}
-		if res.Mode == "any" {
-			anyMode = string(res.Verdict)
-		}
-	}
-	if anyMode != "" {
-		return anyMode
+	if res, ok := r.result(claimID); ok {
+		return string(res.Verdict)
 	}
 	return NotRun
 }
 
 // result is the ledger result behind Verdict, for the reasons under the table.
 func (r CellResult) result(claimID string) (ledger.Result, bool) {
-	var found *ledger.Result
-	for i, res := range r.Report.Results {
-		if res.ID != claimID {
-			continue
-		}
-		if res.Mode == r.Mode {
-			return res, true
-		}
-		if res.Mode == "any" {
-			found = &r.Report.Results[i]
-		}
-	}
-	if found != nil {
-		return *found, true
-	}
-	return ledger.Result{}, false
+	return r.Report.For(claimID, r.Mode)
 }
 
 // Table builds the verdict grid: every ledger claim, every cell.

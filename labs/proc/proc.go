@@ -98,17 +98,27 @@ func ThreadMemoryCgroup(pid, tid int) (string, error) {
 	return v2, nil
 }
 
+// StartTime is a process's start time in clock ticks since boot
+// (/proc/PID/stat field 22): with the PID it names one process for good,
+// where a PID alone may have been reused.
+func StartTime(pid int) (uint64, error) {
+	st, err := stat(pid)
+	return st.Starttime, err
+}
+
 // ResidentBytes is a process's resident memory, what top shows as RES.
 func ResidentBytes(pid int) (int64, error) {
+	st, err := stat(pid)
+	return int64(st.ResidentMemory()), err
+}
+
+// stat reads /proc/PID/stat.
+func stat(pid int) (procfs.ProcStat, error) {
 	p, err := procfs.NewProc(pid)
 	if err != nil {
-		return 0, err
+		return procfs.ProcStat{}, err
 	}
-	st, err := p.Stat()
-	if err != nil {
-		return 0, err
-	}
-	return int64(st.ResidentMemory()), nil
+	return p.Stat()
 }
 
 // Names renders processes as "comm pid, comm pid".

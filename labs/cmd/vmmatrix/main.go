@@ -187,24 +187,7 @@ func cellsOf(vm, path string) []Cell {
 
 // result is the claim's result in the cell's mode, else the one filed under
 // "any" (the rule of the qemu matrix).
-func (c Cell) result(id string) (ledger.Result, bool) {
-	var anyMode *ledger.Result
-	for i, res := range c.Report.Results {
-		if res.ID != id {
-			continue
-		}
-		if res.Mode == c.Mode {
-			return res, true
-		}
-		if res.Mode == "any" {
-			anyMode = &c.Report.Results[i]
-		}
-	}
-	if anyMode != nil {
-		return *anyMode, true
-	}
-	return ledger.Result{}, false
-}
+func (c Cell) result(id string) (ledger.Result, bool) { return c.Report.For(id, c.Mode) }
 
 // notes are the lines under the table for one cell: why it has no result,
 // or each claim's reason when it does not simply hold.
