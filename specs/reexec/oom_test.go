@@ -102,7 +102,13 @@ var _ = Describe("G5: stress at 99m under a 100m limit keeps running", func() {
 					continue
 				}
 				// A kill must be the memory controller's, at the limit, of stress.
-				Expect(peak).To(BeNumerically("~", res.Limit, claim.ChargeBatch()), "killed at the limit (%s)", file)
+				// Only the kernel's own watermark can show "at the limit": samples
+				// taken every few ms can miss the moment (5.10 has no memory.peak).
+				if res.Peak >= 0 {
+					Expect(peak).To(BeNumerically("~", res.Limit, claim.ChargeBatch()), "killed at the limit (%s)", file)
+				} else {
+					Expect(peak).To(BeNumerically("<=", res.Limit+claim.ChargeBatch()), "usage never passes the limit (%s)", file)
+				}
 				if len(res.Victims) > 0 {
 					Expect(res.Victims[0].Task).To(Equal("stress"))
 				} else {
