@@ -1,10 +1,13 @@
 # memlab: checks, on this kernel, every claim of the article on the cgroup
 # memory controller.
 #
-#   make labs    run every claim here and print the claim-by-claim report
-#   make test    what CI runs: lint, unit tests, the labs, and bookworm's kernel under qemu
-#   make bench   wall time of the suites (median of several runs), memlab's peak memory
-#   make clean   remove bin/ and reports/ (and any group a killed run left)
+#   make labs      run every claim here and print the claim-by-claim report
+#   make test      what CI runs: lint, unit tests, the labs, bookworm's kernel under qemu, grading
+#   make matrix    every claim on several kernels and both cgroup modes, under qemu
+#   make grade     grade a runner (RUNNER=...) against the runner contract
+#   make vm-labs   the labs in the student VM (vagrant up first)
+#   make bench     wall times against their targets, memlab's peak memory
+#   make clean     remove bin/ and reports/ (and any group a killed run left)
 #
 # The labs need root and a cgroup filesystem with the memory controller;
 # `make labs` installs what is missing through vagrant/provision.sh.
@@ -14,8 +17,8 @@ GO          ?= go
 GINKGO      := $(GO) tool ginkgo
 REPORTS     := reports
 MEMLAB      := bin/memlab
-# The suites, one per article section; Docker's joins when it exists.
-SUITES      ?= ./specs/rawcgroup ./specs/reexec $(patsubst %,./%,$(wildcard specs/docker))
+# The suites, one per article section (specs/runner is make grade's).
+SUITES      ?= ./specs/rawcgroup ./specs/reexec ./specs/docker
 # e.g. LABEL_FILTER='!docker' or 'cgroup:v1'
 LABEL_FILTER ?=
 BENCH_RUNS  ?= 5
@@ -24,7 +27,7 @@ BENCH_RUNS  ?= 5
 .PHONY: help labs test lint unit fuzz bench clean provision matrix-test
 
 help:
-	@sed -n '4,8s/^# \{0,1\}//p' Makefile
+	@sed -n '4,10s/^# \{0,1\}//p' Makefile
 
 include mk/image.mk
 include mk/matrix.mk
