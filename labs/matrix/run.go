@@ -70,6 +70,7 @@ type CellResult struct {
 
 // Matrix is a whole run.
 type Matrix struct {
+	Title       string       `json:"title,omitempty"` // "kernel matrix" when empty
 	Generated   time.Time    `json:"generated"`
 	Accel       string       `json:"accel"`
 	Jobs        int          `json:"jobs"`

@@ -76,11 +76,18 @@ func (m Matrix) WriteText(w io.Writer) {
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\ncells (%s, %d at a time, %.1fs wall in all):\n", m.Accel, m.Jobs, m.WallSeconds)
+	if m.booted() {
+		fmt.Fprintf(w, "\ncells (%s, %d at a time, %.1fs wall in all):\n", m.Accel, m.Jobs, m.WallSeconds)
+	} else {
+		fmt.Fprintln(w, "\ncells:")
+	}
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, c := range m.Cells {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%.1fs wall\tboot %.1fs\t%s\n", c.ID, c.Release, c.Status,
-			c.WallSeconds, c.BootSeconds, suiteTimes(c))
+		fmt.Fprintf(tw, "  %s\t%s\t%s", c.ID, orNotRun(c.Release), c.Status)
+		if m.booted() {
+			fmt.Fprintf(tw, "\t%.1fs wall\tboot %.1fs\t%s", c.WallSeconds, c.BootSeconds, suiteTimes(c))
+		}
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
 	for _, c := range m.Cells {
@@ -134,8 +141,11 @@ func cellNotes(c CellResult) []string {
 // WriteMarkdown writes the grid and the notes as Markdown.
 func (m Matrix) WriteMarkdown(w io.Writer) {
 	t := m.Table()
-	fmt.Fprintf(w, "# memlab kernel matrix\n\n- generated: %s\n- accelerator: %s, %d guests at a time, %.1f s wall\n\n",
-		m.Generated.Format("2006-01-02 15:04:05 MST"), m.Accel, m.Jobs, m.WallSeconds)
+	fmt.Fprintf(w, "# memlab %s\n\n- generated: %s\n", m.title(), m.Generated.Format("2006-01-02 15:04:05 MST"))
+	if m.booted() {
+		fmt.Fprintf(w, "- accelerator: %s, %d guests at a time, %.1f s wall\n", m.Accel, m.Jobs, m.WallSeconds)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprint(w, "| claim |")
 	for _, c := range t.Columns {
 		fmt.Fprintf(w, " %s |", c)
@@ -152,10 +162,18 @@ func (m Matrix) WriteMarkdown(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w, "\n## Cells\n\n| cell | kernel | status | wall | boot | suites |\n|---|---|---|---|---|---|")
+	if m.booted() {
+		fmt.Fprintln(w, "\n## Cells\n\n| cell | kernel | status | wall | boot | suites |\n|---|---|---|---|---|---|")
+	} else {
+		fmt.Fprintln(w, "\n## Cells\n\n| cell | kernel | status | report |\n|---|---|---|---|")
+	}
 	for _, c := range m.Cells {
-		fmt.Fprintf(w, "| %s | `%s` | %s | %.1f s | %.1f s | %s |\n", c.ID, c.Release, c.Status,
-			c.WallSeconds, c.BootSeconds, md(suiteTimes(c)))
+		if m.booted() {
+			fmt.Fprintf(w, "| %s | `%s` | %s | %.1f s | %.1f s | %s |\n", c.ID, c.Release, c.Status,
+				c.WallSeconds, c.BootSeconds, md(suiteTimes(c)))
+		} else {
+			fmt.Fprintf(w, "| %s | `%s` | %s | %s |\n", c.ID, orNotRun(c.Release), c.Status, md(c.Source))
+		}
 	}
 	fmt.Fprintln(w)
 	for _, c := range m.Cells {
@@ -178,6 +196,11 @@ func md(s string) string { return strings.NewReplacer("|", `\|`, "\n", " ").Repl
 
 // WriteFiles writes matrix.json and matrix.md into dir.
 func (m Matrix) WriteFiles(dir string, changes []Change) error {
+	return m.WriteFilesAs(dir, "matrix", changes)
+}
+
+// WriteFilesAs writes STEM.json and STEM.md into dir.
+func (m Matrix) WriteFilesAs(dir, stem string, changes []Change) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -190,7 +213,7 @@ func (m Matrix) WriteFiles(dir string, changes []Change) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "matrix.json"), append(js, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, stem+".json"), append(js, '\n'), 0o644); err != nil {
 		return err
 	}
 	var b strings.Builder
@@ -201,5 +224,5 @@ func (m Matrix) WriteFiles(dir string, changes []Change) error {
 			fmt.Fprintf(&b, "- %s\n", c)
 		}
 	}
-	return os.WriteFile(filepath.Join(dir, "matrix.md"), []byte(b.String()), 0o644)
+	return os.WriteFile(filepath.Join(dir, stem+".md"), []byte(b.String()), 0o644)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/memlab/memlab/labs/ledger"
+	"github.com/memlab/memlab/labs/matrix"
 )
 
 // report writes a claims.json whose memory controller is on mode, with
@@ -43,14 +44,14 @@ func TestColumnsAndVerdicts(t *testing.T) {
 	m := Build([][2]string{{"xenial", xenial}, {"jammy", jammy}, {"bionic", filepath.Join(tmp, "nope.json")}}, time.Unix(0, 0))
 
 	want := []string{"xenial/v1", "jammy/v2", "bionic/?"}
-	if strings.Join(m.Table.Columns, " ") != strings.Join(want, " ") {
-		t.Fatalf("columns %v, want %v", m.Table.Columns, want)
+	if strings.Join(m.Table().Columns, " ") != strings.Join(want, " ") {
+		t.Fatalf("columns %v, want %v", m.Table().Columns, want)
 	}
-	if len(m.Table.Rows) != len(ledger.Claims) {
-		t.Fatalf("%d rows, want one per claim (%d)", len(m.Table.Rows), len(ledger.Claims))
+	if len(m.Table().Rows) != len(ledger.Claims) {
+		t.Fatalf("%d rows, want one per claim (%d)", len(m.Table().Rows), len(ledger.Claims))
 	}
 	got := map[string][]string{}
-	for _, r := range m.Table.Rows {
+	for _, r := range m.Table().Rows {
 		got[r.ID] = r.Verdicts
 	}
 	check := func(id string, want ...string) {
@@ -59,9 +60,9 @@ func TestColumnsAndVerdicts(t *testing.T) {
 			t.Errorf("%s: %v, want %v", id, got[id], want)
 		}
 	}
-	check("K1", "holds", "holds", NoResult)
-	check("G7", "corrected", "holds", NoResult)
-	check("D6", "holds", "corrected", NoResult)
+	check("K1", "holds", "holds", matrix.NoResult)
+	check("G7", "corrected", "holds", matrix.NoResult)
+	check("D6", "holds", "corrected", matrix.NoResult)
 
 	var text bytes.Buffer
 	m.WriteText(&text)
@@ -83,18 +84,18 @@ func TestModeThatDidMoreThanSkipGetsAColumn(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := Build([][2]string{{"focal", filepath.Join(tmp, "claims.json")}}, time.Now())
-	if strings.Join(m.Table.Columns, " ") != "focal/v1 focal/v2" {
-		t.Fatalf("columns %v", m.Table.Columns)
+	if strings.Join(m.Table().Columns, " ") != "focal/v1 focal/v2" {
+		t.Fatalf("columns %v", m.Table().Columns)
 	}
-	for _, row := range m.Table.Rows {
+	for _, row := range m.Table().Rows {
 		switch row.ID {
 		case "G2": // filed under "any": shown in every mode
 			if row.Verdicts[0] != "holds" || row.Verdicts[1] != "holds" {
 				t.Errorf("G2 %v", row.Verdicts)
 			}
 		case "D1":
-			if row.Verdicts[0] != NotRun {
-				t.Errorf("D1 %v, want %s", row.Verdicts, NotRun)
+			if row.Verdicts[0] != matrix.NotRun {
+				t.Errorf("D1 %v, want %s", row.Verdicts, matrix.NotRun)
 			}
 		}
 	}
@@ -116,7 +117,7 @@ func TestRunWritesFilesAndFailsOnMissingReport(t *testing.T) {
 		t.Errorf("vm-matrix.md:\n%s", mdText)
 	}
 	var doc struct {
-		Table Table `json:"table"`
+		Table matrix.Table `json:"table"`
 	}
 	js, err := os.ReadFile(filepath.Join(out, "vm-matrix.json"))
 	if err != nil {

@@ -1,0 +1,60 @@
+package matrix
+
+import (
+	"errors"
+	"os"
+	"sort"
+
+	"github.com/memlab/memlab/labs/ledger"
+)
+
+// CellsFromReport makes the cells of a machine that ran the labs itself
+// (a Vagrant VM) from its claims.json: one cell for the cgroup mode its
+// memory controller is on, and one for any other mode in which a claim did
+// more than skip. A report that cannot be read is one "no result" cell.
+func CellsFromReport(name, path string) []CellResult {
+	r, err := ledger.LoadReport(path)
+	if err != nil {
+		why := err.Error()
+		if errors.Is(err, os.ErrNotExist) {
+			why = "no report at " + path + " (did the labs run there?)"
+		}
+		c := CellResult{ID: name + "/?", Kernel: name, Source: path, Mode: "?", Status: NoResult, Reason: why}
+		c.Report = everyClaim(c, ledger.NoResult, why)
+		return []CellResult{c}
+	}
+	modes := map[string]bool{}
+	if r.Env.MemoryMode != "" {
+		modes[r.Env.MemoryMode] = true
+	}
+	for _, res := range r.Results {
+		if res.Mode != "any" && res.Verdict != ledger.Skipped {
+			modes[res.Mode] = true
+		}
+	}
+	if len(modes) == 0 { // every claim skipped and no controller: show why, once
+		modes["v1"] = true
+	}
+	var order []string
+	for mode := range modes {
+		order = append(order, mode)
+	}
+	sort.Strings(order)
+	var cells []CellResult
+	for _, mode := range order {
+		cells = append(cells, CellResult{ID: name + "/" + mode, Kernel: name, Release: r.Env.Kernel,
+			Source: path, Mode: mode, Status: Ran, Report: r})
+	}
+	return cells
+}
+
+// booted says whether the cells came from qemu guests, with an
+// accelerator, boot and wall times to show.
+func (m Matrix) booted() bool { return m.Accel != "" }
+
+func (m Matrix) title() string {
+	if m.Title == "" {
+		return "kernel matrix"
+	}
+	return m.Title
+}
