@@ -112,6 +112,20 @@ func ResidentBytes(pid int) (int64, error) {
 	return int64(st.ResidentMemory()), err
 }
 
+// PageTableBytes is how much memory a process's page tables take (VmPTE),
+// kernel memory that a memory cgroup is charged for.
+func PageTableBytes(pid int) (int64, error) {
+	p, err := procfs.NewProc(pid)
+	if err != nil {
+		return 0, err
+	}
+	st, err := p.NewStatus()
+	if err != nil {
+		return 0, err
+	}
+	return int64(st.VmPTE), nil
+}
+
 // stat reads /proc/PID/stat.
 func stat(pid int) (procfs.ProcStat, error) {
 	p, err := procfs.NewProc(pid)

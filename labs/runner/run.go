@@ -314,8 +314,5 @@ func Execute(ctx context.Context, o Options) (Result, error) {
 	return r.Wait()
 }
 
-// IsUsage reports whether err is the caller's mistake rather than the machine's.
-func IsUsage(err error) bool { return errors.Is(err, ErrUsage) }
-
 // Kill ends the child (and with it its PID namespace) at once.
 func (r *Run) Kill() { _ = r.cmd.Process.Kill() }

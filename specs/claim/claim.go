@@ -46,7 +46,7 @@ func Decide(articleRight bool, note, evidence string) {
 
 // Env is where this suite runs; RecordEnv files it for every report.
 func Env() (ledger.Env, cgroup.Layout, error) {
-	env := ledger.Env{Kernel: kernelRelease()}
+	env := ledger.Env{Kernel: KernelRelease()}
 	env.Hostname, _ = os.Hostname()
 	l, err := cgroup.Detect()
 	if err != nil {
@@ -63,16 +63,14 @@ func RecordEnv() {
 	AddReportEntry(ledger.EntryEnv, env)
 }
 
-func kernelRelease() string {
+// KernelRelease is `uname -r`.
+func KernelRelease() string {
 	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
 	if err != nil {
 		return "unknown"
 	}
 	return strings.TrimSpace(string(b))
 }
-
-// KernelRelease is `uname -r`.
-func KernelRelease() string { return kernelRelease() }
 
 // PrepareSuite files the environment and sweeps the groups that killed runs
 // left behind, so every suite starts from a clean lab parent.

@@ -53,61 +53,61 @@ func (m Mode) Lab() cgroup.Layout {
 // Group makes a lab group that is removed when the spec ends, whatever
 // happens; if the spec failed, the group's evidence is filed first.
 func Group(l cgroup.Layout, name string) *cgroup.Group {
-	made := make(chan *cgroup.Group, 1)
-	// Registered before the group exists: an interrupt can start cleanup
-	// while Create is still running, and then the cleanup waits for it.
-	DeferCleanup(func(ctx SpecContext) {
-		g := awaitMade(ctx, made)
-		if g == nil {
-			return
-		}
-		if CurrentSpecReport().Failed() {
-			Evidence(g)
-		}
-		Expect(g.Remove(context.WithoutCancel(ctx))).To(Succeed())
-	})
-	g, err := cgroup.Create(l, name)
-	made <- g
+	g, err := Made(func() (*cgroup.Group, error) { return cgroup.Create(l, name) },
+		func(ctx SpecContext, g *cgroup.Group) {
+			if CurrentSpecReport().Failed() {
+				Evidence(g)
+			}
+			Expect(g.Remove(context.WithoutCancel(ctx))).To(Succeed())
+		})
 	Expect(err).NotTo(HaveOccurred())
 	return g
 }
 
-// Start starts the re-exec runner with cleanup registered first: the child
-// is killed and the group removed even if the spec fails or is interrupted
-// in the middle of starting it.
+// Start starts the re-exec runner: the child is killed and the group
+// removed even if the spec fails or is interrupted in the middle of it.
 func Start(o runner.Options) *runner.Run {
-	started := make(chan *runner.Run, 1)
-	DeferCleanup(func(ctx SpecContext) {
-		r := awaitMade(ctx, started)
-		if r == nil {
-			return
-		}
-		if CurrentSpecReport().Failed() {
-			Evidence(r.Group)
-		}
-		r.Kill()
-		_, err := r.Wait()
-		Expect(err).NotTo(HaveOccurred())
-	})
-	r, err := runner.Start(context.Background(), o)
-	started <- r
+	r, err := Made(func() (*runner.Run, error) { return runner.Start(context.Background(), o) },
+		func(_ SpecContext, r *runner.Run) {
+			if CurrentSpecReport().Failed() {
+				Evidence(r.Group)
+			}
+			r.Kill()
+			_, err := r.Wait()
+			Expect(err).NotTo(HaveOccurred())
+		})
 	Expect(err).NotTo(HaveOccurred())
 	return r
 }
 
-// startWait bounds how long a cleanup waits for a resource still being made.
-const startWait = 10 * time.Second
+// MadeWait bounds how long a cleanup waits for a resource still being made.
+const MadeWait = time.Minute
 
-// awaitMade returns what the spec made, waiting if it is still being made;
-// nil when making it failed (the maker then cleaned up after itself).
-func awaitMade[T any](ctx context.Context, made chan *T) *T {
-	select {
-	case v := <-made:
-		return v
-	case <-ctx.Done():
-	case <-time.After(startWait):
+// Made builds a resource with its cleanup registered first. An interrupt
+// can start Ginkgo's cleanup while build is still running, and a
+// DeferCleanup registered after that point is refused, leaking what was
+// built; here the cleanup is already in place and waits (up to MadeWait)
+// for build to end. When build fails it must leave nothing behind, and
+// cleanup is skipped.
+func Made[T any](build func() (*T, error), cleanup func(SpecContext, *T)) (*T, error) {
+	made := make(chan *T, 1)
+	DeferCleanup(func(ctx SpecContext) {
+		var v *T
+		select {
+		case v = <-made:
+		case <-ctx.Done():
+		case <-time.After(MadeWait):
+		}
+		if v != nil {
+			cleanup(ctx, v)
+		}
+	})
+	v, err := build()
+	if err != nil {
+		v = nil
 	}
-	return nil
+	made <- v
+	return v, err
 }
 
 // Evidence files what a teacher or kernel engineer needs to see why a spec

@@ -90,21 +90,11 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	size, err := cgroup.ParseSize(limitArg) // as `docker run -m` reads it (go-units)
 	Expect(err).NotTo(HaveOccurred())
 
-	// Cleanup first, then the container: an interrupt while it is being
-	// made still removes it (Start removes what it made if it fails).
-	made := make(chan *docker.Container, 1)
-	DeferCleanup(func(ctx SpecContext) {
-		var c *docker.Container
-		select {
-		case c = <-made:
-		case <-time.After(time.Minute):
-		}
-		if c != nil {
-			Expect(c.Remove()).To(Succeed())
-		}
-	})
-	c, err := e.Start(ctx, docker.Options{Memory: size, Name: "memlab-d", WarmImage: true})
-	made <- c
+	// Cleanup first, then the container (claim.Made): an interrupt while it
+	// is being made still removes it.
+	c, err := claim.Made(func() (*docker.Container, error) {
+		return e.Start(ctx, docker.Options{Memory: size, Name: "memlab-d", WarmImage: true})
+	}, func(_ SpecContext, c *docker.Container) { Expect(c.Remove()).To(Succeed()) })
 	Expect(err).NotTo(HaveOccurred())
 	the.c = c
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -19,27 +18,6 @@ const dockerUsage = `usage:
   memlab docker cgroup CONTAINER   the container's memory cgroup: directory, driver, limit, usage
   memlab docker image              build the lab image (` + docker.DefaultImage + `) if it is missing
   memlab docker sweep              remove memlab containers whose run is gone`
-
-// Exit statuses of `memlab docker` (sysexits.h numbers), beside exit.go's.
-const (
-	exitNoEngine    = 75 // EX_TEMPFAIL: no Docker engine answers; start it and retry
-	exitNoContainer = 76 // no such container, or it is not running (so it has no cgroup)
-	exitNoImage     = 78 // the lab image is missing and cannot be built
-)
-
-// dockerExitCode maps labs/docker's errors to their exit statuses; ok is
-// false for any other error, which exitCode then maps.
-func dockerExitCode(err error) (int, bool) {
-	switch {
-	case errors.Is(err, docker.ErrNoEngine):
-		return exitNoEngine, true
-	case errors.Is(err, docker.ErrNoContainer), errors.Is(err, docker.ErrNotRunning):
-		return exitNoContainer, true
-	case errors.Is(err, docker.ErrImageBuild), errors.Is(err, docker.ErrNoImage):
-		return exitNoImage, true
-	}
-	return 0, false
-}
 
 // dockerTimeout bounds a subcommand; building the image takes the longest.
 const dockerTimeout = 5 * time.Minute

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/memlab/memlab/labs/cgroup"
+	"github.com/memlab/memlab/labs/docker"
 	"github.com/memlab/memlab/labs/matrix"
 	"github.com/memlab/memlab/labs/runner"
 )
@@ -21,6 +22,9 @@ const (
 	exitNoCgroupFS   = 69  // no cgroup filesystem, or no memory controller
 	exitInternal     = 70  // memlab itself failed; the message says where
 	exitNoSuchReport = 74  // a report file to read is missing or unreadable
+	exitNoEngine     = 75  // EX_TEMPFAIL: no Docker engine answers; start it and retry
+	exitNoContainer  = 76  // no such container, or it is not running (so it has no cgroup)
+	exitNoImage      = 78  // the lab image is missing and cannot be built
 	exitRegression   = 79  // the kernel matrix changed from its baseline (the cells are named)
 	exitInterrupted  = 130 // Ctrl-C: what was started has been stopped and removed
 	exitNotFound     = 127 // the workload's command does not exist
@@ -44,6 +48,12 @@ func exitCode(err error) int {
 		return exitNotFound
 	case errors.Is(err, errNoReport):
 		return exitNoSuchReport
+	case errors.Is(err, docker.ErrNoEngine):
+		return exitNoEngine
+	case errors.Is(err, docker.ErrNoContainer), errors.Is(err, docker.ErrNotRunning):
+		return exitNoContainer
+	case errors.Is(err, docker.ErrImageBuild), errors.Is(err, docker.ErrNoImage):
+		return exitNoImage
 	case errors.Is(err, matrix.ErrClaimsFailed):
 		return exitClaimsFailed
 	case errors.Is(err, matrix.ErrRegression):

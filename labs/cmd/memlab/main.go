@@ -55,8 +55,5 @@ func main() {
 // with the status that names the kind of mistake.
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "memlab:", err)
-	if code, ok := dockerExitCode(err); ok {
-		os.Exit(code)
-	}
 	os.Exit(exitCode(err))
 }
