@@ -226,22 +226,23 @@ func (g *Group) OpenDir() (*os.File, error) {
 // Remove kills whatever is still in the group, waits until it is empty and
 // removes it, then the lab parent if nothing else is in it.
 func (g *Group) Remove(ctx context.Context) error {
-	if err := removeDir(ctx, g.Layout, g.Path); err != nil {
+	if err := RemoveTree(ctx, g.Layout, g.Path); err != nil {
 		return err
 	}
 	_ = os.Remove(filepath.Join(g.Layout.MemoryRoot, LabParent)) // fails while other runs use it
 	return nil
 }
 
-// removeDir empties and removes one group directory, children first.
-func removeDir(ctx context.Context, l Layout, dir string) error {
+// RemoveTree empties one group directory and everything below it (SIGKILL
+// to what is left inside, cgroup.kill on v2) and removes it, children first.
+func RemoveTree(ctx context.Context, l Layout, dir string) error {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	for _, e := range entries {
 		if e.IsDir() {
-			if err := removeDir(ctx, l, filepath.Join(dir, e.Name())); err != nil {
+			if err := RemoveTree(ctx, l, filepath.Join(dir, e.Name())); err != nil {
 				return err
 			}
 		}

@@ -75,3 +75,16 @@ func FuzzDetectFromMountinfo(f *testing.F) {
 		}
 	})
 }
+
+func TestCreatorReadsOnlyNamesCreateMakes(t *testing.T) {
+	for name, want := range map[string]int{"g5-1234-9f3a2b": 1234, "memlab/run-7-abcdef": 7, "my.lab_1-x-42-000000": 42} {
+		if pid, ok := Creator(name); !ok || pid != want {
+			t.Errorf("Creator(%q) = %d, %v; want %d", name, pid, ok, want)
+		}
+	}
+	for _, name := range []string{"docker", "memlab/a/b-1-ff", "other/g5-1-ff", "x-y", "g5-0-ff", "g5-abc-ff"} {
+		if pid, ok := Creator(name); ok {
+			t.Errorf("Creator(%q) = %d: not a name Create makes", name, pid)
+		}
+	}
+}

@@ -25,10 +25,14 @@ func Sweep(ctx context.Context, l Layout) ([]string, error) {
 	var removed []string
 	var errs []error
 	for _, e := range entries {
-		if !e.IsDir() || creatorAlive(e.Name()) {
+		if !e.IsDir() {
 			continue
 		}
-		if err := removeDir(ctx, l, filepath.Join(parent, e.Name())); err != nil {
+		// A name Create did not make is left alone, as is a live run's group.
+		if pid, ok := Creator(e.Name()); !ok || alive(pid) {
+			continue
+		}
+		if err := RemoveTree(ctx, l, filepath.Join(parent, e.Name())); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -38,17 +42,29 @@ func Sweep(ctx context.Context, l Layout) ([]string, error) {
 	return removed, errors.Join(errs...)
 }
 
-// creatorAlive reads the PID out of "name-PID-nonce". A name that does not
-// parse was not made by Create, and is left alone.
-func creatorAlive(leaf string) bool {
+// Creator reads the creating run's PID out of a name Create made:
+// "NAME-PID-NONCE", or "memlab/NAME-PID-NONCE" relative to the memory root.
+// ok is false for any other name.
+func Creator(name string) (pid int, ok bool) {
+	leaf := name
+	if dir, rest, nested := strings.Cut(name, "/"); nested {
+		if dir != LabParent || strings.Contains(rest, "/") {
+			return 0, false
+		}
+		leaf = rest
+	}
 	parts := strings.Split(leaf, "-")
 	if len(parts) < 3 {
-		return true
+		return 0, false
 	}
 	pid, err := strconv.Atoi(parts[len(parts)-2])
 	if err != nil || pid <= 0 {
-		return true
+		return 0, false
 	}
-	err = syscall.Kill(pid, 0)
+	return pid, true
+}
+
+func alive(pid int) bool {
+	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
 }

@@ -14,9 +14,11 @@ import (
 
 // Process is one process as the labs describe it.
 type Process struct {
-	PID  int
-	PPID int
-	Comm string
+	PID     int
+	PPID    int
+	Comm    string
+	State   string   // "R", "S", "Z" (a zombie: exited, not yet reaped), ...
+	Cmdline []string // read for the processes Tree returns
 }
 
 func (p Process) String() string { return fmt.Sprintf("%s %d", p.Comm, p.PID) }
@@ -34,7 +36,7 @@ func Tree(pid int) ([]Process, error) {
 		if err != nil {
 			continue // it exited while we looked
 		}
-		pr := Process{PID: st.PID, PPID: st.PPID, Comm: st.Comm}
+		pr := Process{PID: st.PID, PPID: st.PPID, Comm: st.Comm, State: st.State}
 		if pr.PID == pid {
 			root = &pr
 		}
@@ -48,6 +50,11 @@ func Tree(pid int) ([]Process, error) {
 		kids := children[out[i].PID]
 		sort.Slice(kids, func(a, b int) bool { return kids[a].PID < kids[b].PID })
 		out = append(out, kids...)
+	}
+	for i := range out {
+		if p, err := procfs.NewProc(out[i].PID); err == nil {
+			out[i].Cmdline, _ = p.CmdLine()
+		}
 	}
 	return out, nil
 }

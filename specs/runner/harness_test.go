@@ -1,16 +1,15 @@
 package runner_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,7 +18,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gbytes"
-	"github.com/prometheus/procfs"
 	"golang.org/x/sys/unix"
 
 	"github.com/memlab/memlab/labs/cgroup"
@@ -277,38 +275,18 @@ func shellQuote(argv []string) string {
 
 // ---------------------------------------------------------------- processes
 
-type process struct {
-	proc.Process
-	State   string
-	Cmdline []string
-}
+type process = proc.Process
 
 // descendants lists this process's live descendants (zombies left out).
 func descendants() []process {
-	all, err := procfs.AllProcs()
+	t, err := proc.Tree(os.Getpid())
 	if err != nil {
 		return nil
 	}
-	byPID := map[int]process{}
-	for _, p := range all {
-		st, err := p.Stat()
-		if err != nil {
-			continue
-		}
-		cl, _ := p.CmdLine()
-		byPID[st.PID] = process{proc.Process{PID: st.PID, PPID: st.PPID, Comm: st.Comm}, st.State, cl}
-	}
-	self := os.Getpid()
 	var out []process
-	for pid, p := range byPID {
-		if pid == self || p.State == "Z" {
-			continue
-		}
-		for a, seen := p.PPID, 0; a > 0 && seen < 64; a, seen = byPID[a].PPID, seen+1 {
-			if a == self {
-				out = append(out, p)
-				break
-			}
+	for _, p := range t[1:] {
+		if p.State != "Z" {
+			out = append(out, p)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
@@ -325,21 +303,20 @@ func killDescendants() {
 // that were reparented here. A runner still being waited for is its
 // exec.Cmd's to reap, not ours.
 func reap() {
-	all, err := procfs.AllProcs()
+	self := os.Getpid()
+	t, err := proc.Tree(self)
 	if err != nil {
 		return
 	}
-	self := os.Getpid()
-	for _, p := range all {
-		st, err := p.Stat()
-		if err != nil || st.PPID != self || st.State != "Z" {
+	for _, p := range t[1:] {
+		if p.PPID != self || p.State != "Z" {
 			continue
 		}
-		if _, running := activeRuns.Load(st.PID); running {
+		if _, running := activeRuns.Load(p.PID); running {
 			continue
 		}
 		var ws syscall.WaitStatus
-		_, _ = syscall.Wait4(st.PID, &ws, syscall.WNOHANG, nil)
+		_, _ = syscall.Wait4(p.PID, &ws, syscall.WNOHANG, nil)
 	}
 }
 
@@ -389,9 +366,6 @@ func snapshot() map[string]bool {
 	return dirs
 }
 
-// memlabGroup is cgroup.Create's naming: memlab/NAME-PID-NONCE.
-var memlabGroup = regexp.MustCompile(`^` + cgroup.LabParent + `/[A-Za-z0-9][A-Za-z0-9_.-]*-([0-9]+)-[0-9a-f]{6}$`)
-
 // newGroups lists the groups that appeared since before and are the
 // runner's: groups holding a process that is not ours (other work on this
 // machine), or made by a memlab run still alive that is not ours, are left
@@ -435,11 +409,8 @@ func foreignGroup(dir string, mine map[int]bool) bool {
 			return true
 		}
 	}
-	if m := memlabGroup.FindStringSubmatch(dir); m != nil {
-		pid, _ := strconv.Atoi(m[1])
-		if !mine[pid] && syscall.Kill(pid, 0) == nil {
-			return true
-		}
+	if pid, ok := cgroup.Creator(dir); ok && !mine[pid] && syscall.Kill(pid, 0) == nil {
+		return true
 	}
 	return false
 }
@@ -503,15 +474,8 @@ func removeLeftovers(before map[string]bool) {
 	left := newGroups(before)
 	for _, g := range left {
 		dir := filepath.Join(layout.MemoryRoot, g)
-		for {
-			err := os.Remove(dir)
-			if err == nil || errors.Is(err, os.ErrNotExist) {
-				break
-			}
-			if time.Now().After(deadline) {
-				Fail(fmt.Sprintf("memlab could not remove %s the runner left: %v", dir, err))
-			}
-			time.Sleep(5 * time.Millisecond)
+		if err := cgroup.RemoveTree(context.Background(), layout, dir); err != nil {
+			Fail(fmt.Sprintf("memlab could not remove %s the runner left: %v", dir, err))
 		}
 	}
 	if len(left) > 0 {
