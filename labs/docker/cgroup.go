@@ -4,13 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/memlab/memlab/labs/cgroup"
+	"github.com/memlab/memlab/labs/proc"
 )
 
 // Driver is the engine's cgroup driver, as the directory it made tells it.
@@ -106,45 +105,18 @@ func DriverOf(rel, id string) (Driver, bool) {
 	return "", false
 }
 
-// FromPID reads which memory cgroup a process is in from /proc/PID/cgroup:
-// on v1 the line of the hierarchy carrying the memory controller
-// ("4:memory:/docker/<id>"), on v2 the unified line ("0::/system.slice/...").
-// The path is returned relative to the hierarchy's root.
+// FromPID reads which memory cgroup a process is in from /proc/PID/cgroup
+// (labs/proc), relative to the hierarchy's root.
 func (h Host) FromPID(pid int) (string, error) {
 	procRoot := h.Proc
 	if procRoot == "" {
 		procRoot = "/proc"
 	}
-	file := filepath.Join(procRoot, strconv.Itoa(pid), "cgroup")
-	b, err := os.ReadFile(file)
+	rel, err := proc.MemoryCgroup(procRoot, pid)
 	if err != nil {
 		return "", err
 	}
-	rel, ok := memoryLine(string(b), h.Layout.Version)
-	if !ok {
-		return "", fmt.Errorf("%s has no cgroup v%d memory line", file, h.Layout.Version)
-	}
 	return strings.TrimPrefix(rel, "/"), nil
-}
-
-func memoryLine(text string, version int) (string, bool) {
-	for _, line := range strings.Split(text, "\n") {
-		f := strings.SplitN(strings.TrimSpace(line), ":", 3)
-		if len(f) != 3 {
-			continue
-		}
-		if version == 2 && f[0] == "0" && f[1] == "" {
-			return f[2], true
-		}
-		if version == 1 {
-			for _, ctl := range strings.Split(f[1], ",") {
-				if ctl == "memory" {
-					return f[2], true
-				}
-			}
-		}
-	}
-	return "", false
 }
 
 // Search is the article's `find . -name "*ID*"` run at the memory

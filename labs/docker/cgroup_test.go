@@ -146,19 +146,6 @@ func TestDriverOf(t *testing.T) {
 	}
 }
 
-func TestMemoryLine(t *testing.T) {
-	hybrid := "4:memory:/docker/x\n1:cpu:/\n0::/\n"
-	if got, ok := memoryLine(hybrid, 1); !ok || got != "/docker/x" {
-		t.Errorf("v1 line: %q %v", got, ok)
-	}
-	if got, ok := memoryLine(hybrid, 2); !ok || got != "/" {
-		t.Errorf("v2 line: %q %v", got, ok)
-	}
-	if _, ok := memoryLine("1:cpu:/\n", 1); ok {
-		t.Error("found a memory line where there is none")
-	}
-}
-
 func TestCLIRule(t *testing.T) {
 	for v, want := range map[string]MemUsageRule{
 		"1.13.1":          RuleUsage,

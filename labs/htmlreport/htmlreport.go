@@ -13,9 +13,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/memlab/memlab/labs/ledger"
+	"github.com/memlab/memlab/labs/matrix"
 )
 
 // Write renders rep, and the kernel matrix when matrix (the contents of
@@ -198,31 +198,7 @@ type matrixRow struct {
 type matrixCell struct{ Verdict, Class string }
 
 func parseMatrix(data []byte) *matrixView {
-	var doc struct {
-		Generated string `json:"generated"`
-		Accel     string `json:"accel"`
-		Cells     []struct {
-			ID      string `json:"id"`
-			Release string `json:"release"`
-			Mode    string `json:"cgroup_mode"`
-			Status  string `json:"status"`
-			Reason  string `json:"reason"`
-		} `json:"cells"`
-		Table struct {
-			Columns []string `json:"columns"`
-			Rows    []struct {
-				ID       string   `json:"id"`
-				Claim    string   `json:"claim"`
-				Verdicts []string `json:"verdicts"`
-			} `json:"rows"`
-		} `json:"table"`
-		Changes []struct {
-			Cell  string `json:"cell"`
-			Claim string `json:"claim"`
-			Was   string `json:"was"`
-			Now   string `json:"now"`
-		} `json:"changes_from_baseline"`
-	}
+	var doc matrix.Document
 	m := &matrixView{}
 	if err := json.Unmarshal(data, &doc); err != nil || len(doc.Table.Columns) == 0 {
 		var any any
@@ -235,8 +211,8 @@ func parseMatrix(data []byte) *matrixView {
 		m.Raw = string(pretty)
 		return m
 	}
-	if t, err := timeString(doc.Generated); err == nil {
-		m.Generated = t
+	if !doc.Generated.IsZero() {
+		m.Generated = doc.Generated.UTC().Format("2006-01-02 15:04 MST")
 	}
 	m.Accel = doc.Accel
 	cells := map[string]int{}
@@ -263,15 +239,7 @@ func parseMatrix(data []byte) *matrixView {
 		m.Rows = append(m.Rows, mr)
 	}
 	for _, c := range doc.Changes {
-		m.Changes = append(m.Changes, fmt.Sprintf("%s %s: %s → %s", c.Cell, c.Claim, c.Was, c.Now))
+		m.Changes = append(m.Changes, c.String())
 	}
 	return m
-}
-
-func timeString(s string) (string, error) {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return "", err
-	}
-	return t.UTC().Format("2006-01-02 15:04 MST"), nil
 }

@@ -194,6 +194,14 @@ func (m Matrix) WriteMarkdown(w io.Writer) {
 
 func md(s string) string { return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s) }
 
+// Document is what matrix.json holds: the run, its verdict grid, and the
+// verdicts that changed from the baseline.
+type Document struct {
+	Matrix
+	Table   Table    `json:"table"`
+	Changes []Change `json:"changes_from_baseline,omitempty"`
+}
+
 // WriteFiles writes matrix.json and matrix.md into dir.
 func (m Matrix) WriteFiles(dir string, changes []Change) error {
 	return m.WriteFilesAs(dir, "matrix", changes)
@@ -204,11 +212,7 @@ func (m Matrix) WriteFilesAs(dir, stem string, changes []Change) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	doc := struct {
-		Matrix
-		Table   Table    `json:"table"`
-		Changes []Change `json:"changes_from_baseline,omitempty"`
-	}{m, m.Table(), changes}
+	doc := Document{m, m.Table(), changes}
 	js, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return err

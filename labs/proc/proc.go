@@ -73,18 +73,25 @@ func Threads(pid int) ([]int, error) {
 	return ids, nil
 }
 
-// ThreadMemoryCgroup says which memory cgroup one thread is in: the path of
-// its v1 "memory" line, or of its v2 line ("0::/...").
+// ThreadMemoryCgroup says which memory cgroup one thread is in.
 func ThreadMemoryCgroup(pid, tid int) (string, error) {
-	fs, err := procfs.NewFS(fmt.Sprintf("/proc/%d/task", pid))
+	return MemoryCgroup(fmt.Sprintf("/proc/%d/task", pid), tid)
+}
+
+// MemoryCgroup says which memory cgroup a process is in, read from
+// procRoot/PID/cgroup (procRoot is /proc, or a captured tree in tests): the
+// path of its v1 "memory" line, or else of its v2 line ("0::/..."), relative
+// to the hierarchy's root and starting with "/".
+func MemoryCgroup(procRoot string, pid int) (string, error) {
+	fs, err := procfs.NewFS(procRoot)
 	if err != nil {
 		return "", err
 	}
-	t, err := fs.Proc(tid)
+	p, err := fs.Proc(pid)
 	if err != nil {
 		return "", err
 	}
-	cgs, err := t.Cgroups()
+	cgs, err := p.Cgroups()
 	if err != nil {
 		return "", err
 	}
@@ -100,7 +107,7 @@ func ThreadMemoryCgroup(pid, tid int) (string, error) {
 		}
 	}
 	if v2 == "" {
-		return "", fmt.Errorf("thread %d has no memory cgroup line", tid)
+		return "", fmt.Errorf("%s/%d/cgroup has no memory cgroup line", procRoot, pid)
 	}
 	return v2, nil
 }

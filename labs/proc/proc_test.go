@@ -1,0 +1,37 @@
+package proc
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+// MemoryCgroup over /proc/PID/cgroup files in the shapes each layout writes.
+func TestMemoryCgroup(t *testing.T) {
+	root := t.TempDir()
+	files := map[int]string{
+		1: "4:memory:/docker/x\n1:cpu:/\n0::/\n",   // hybrid: the v1 memory line wins
+		2: "0::/system.slice/docker-x.scope\n",     // unified
+		3: "1:cpu:/\n1:name=systemd:/init.scope\n", // no memory controller anywhere
+	}
+	for pid, text := range files {
+		dir := filepath.Join(root, itoa(pid))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "cgroup"), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for pid, want := range map[int]string{1: "/docker/x", 2: "/system.slice/docker-x.scope"} {
+		if got, err := MemoryCgroup(root, pid); err != nil || got != want {
+			t.Errorf("pid %d: %q, %v; want %q", pid, got, err, want)
+		}
+	}
+	if got, err := MemoryCgroup(root, 3); err == nil {
+		t.Errorf("pid 3: found %q where there is no memory line", got)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
