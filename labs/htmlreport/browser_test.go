@@ -43,15 +43,7 @@ func TestBrowserRendersTheReport(t *testing.T) {
 	url := "file://" + page
 
 	dom := runChromium(t, "--dump-dom", url)
-	series, oom := seriesIn(rep)
-	for what, want := range map[string]int{
-		`<tr class="claim`:        len(rep.Results),
-		`<svg class="chart"`:      series,
-		`<polyline class="usage"`: series,
-		`<line class="limit"`:     series,
-		`<g class="oom">`:         oom,
-		`<tr class="mrow"`:        19,
-	} {
+	for what, want := range expectedElements(rep) {
 		if got := strings.Count(dom, what); got != want {
 			t.Errorf("the browser's DOM has %d × %s, want %d", got, what, want)
 		}
