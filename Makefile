@@ -73,7 +73,7 @@ matrix-test: $(MEMLAB)
 lint:
 	@out=$$(gofmt -l labs specs); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	shellcheck vagrant/*.sh labs/image/*.sh fixtures/runners/* .ci/run
+	shellcheck vagrant/*.sh labs/image/*.sh labs/grade/testdata/runners/* .ci/run
 
 unit:
 	$(GO) test ./labs/...
@@ -82,7 +82,7 @@ unit:
 FUZZTIME ?= 10s
 fuzz:
 	@for t in FuzzParseSize FuzzValidateName FuzzParseKeyValues FuzzDetectFromMountinfo; do \
-		$(GO) test ./labs/cgroup -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; done
+		$(GO) test ./labs/kernel/cgroup -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; done
 
 bench: provision $(MEMLAB)
 	@mkdir -p bin $(REPORTS)

@@ -1,12 +1,12 @@
 # mk/grade.mk: grade a runner black-box against THE RUNNER CONTRACT
-# (labs/exercises/02-your-own-runner.md) with the points of fixtures/rubric.json.
+# (docs/exercises/02-your-own-runner.md) with the points of fixtures/rubric.json.
 # Included by the top-level Makefile; also runs alone (as root):
 #   make grade                              grade the reference, bin/memlab run
 #   make grade RUNNER=./student-runner      any program that honours the contract
 #   make grade RUNNER='python3 runner.py'   words; a first word with a / is
 #                                           taken from the repository root
 #   make grade-check                        the reference and each broken runner
-#                                           of fixtures/runners/ score exactly
+#                                           of labs/grade/testdata/runners/ score exactly
 #                                           what the rubric says (GRADE_RUNS=10:
 #                                           ten times each)
 # make grade writes reports/runner.json (Ginkgo), reports/runner-junit.xml,

@@ -8,8 +8,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/memlab/memlab/labs/cgroup"
-	"github.com/memlab/memlab/labs/proc"
+	"github.com/memlab/memlab/labs/kernel/cgroup"
+	"github.com/memlab/memlab/labs/kernel/proc"
 )
 
 // Driver is the engine's cgroup driver, as the directory it made tells it.
@@ -106,7 +106,7 @@ func DriverOf(rel, id string) (Driver, bool) {
 }
 
 // FromPID reads which memory cgroup a process is in from /proc/PID/cgroup
-// (labs/proc), relative to the hierarchy's root.
+// (labs/kernel/proc), relative to the hierarchy's root.
 func (h Host) FromPID(pid int) (string, error) {
 	procRoot := h.Proc
 	if procRoot == "" {

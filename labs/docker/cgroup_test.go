@@ -11,11 +11,11 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 
-	"github.com/memlab/memlab/labs/cgroup"
-	"github.com/memlab/memlab/labs/proc"
+	"github.com/memlab/memlab/labs/kernel/cgroup"
+	"github.com/memlab/memlab/labs/kernel/proc"
 )
 
-const fixtures = "../../fixtures/docker-cgroups"
+const fixtures = "testdata/cgroups"
 
 // expect is a fixture's expect file: "key value..." lines.
 type expect struct {

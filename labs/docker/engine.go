@@ -24,7 +24,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
-	"github.com/memlab/memlab/labs/proc"
+	"github.com/memlab/memlab/labs/kernel/proc"
 )
 
 // Errors callers tell apart (the CLI maps each to its own exit status).

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/memlab/memlab/labs/ledger"
+	"github.com/memlab/memlab/labs/report/ledger"
 )
 
 // ErrRegression: some cell's verdict differs from the baseline.

@@ -11,9 +11,9 @@ import (
 
 	"github.com/onsi/ginkgo/v2/types"
 
-	"github.com/memlab/memlab/labs/guest"
-	"github.com/memlab/memlab/labs/kernels"
-	"github.com/memlab/memlab/labs/ledger"
+	"github.com/memlab/memlab/labs/matrix/guest"
+	"github.com/memlab/memlab/labs/matrix/kernels"
+	"github.com/memlab/memlab/labs/report/ledger"
 )
 
 func result(id, mode string, v ledger.Verdict, why string) ledger.Result {

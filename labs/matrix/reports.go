@@ -5,7 +5,7 @@ import (
 	"os"
 	"sort"
 
-	"github.com/memlab/memlab/labs/ledger"
+	"github.com/memlab/memlab/labs/report/ledger"
 )
 
 // CellsFromReport makes the cells of a machine that ran the labs itself

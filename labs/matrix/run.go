@@ -15,10 +15,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/memlab/memlab/labs/guest"
-	"github.com/memlab/memlab/labs/kernels"
-	"github.com/memlab/memlab/labs/ledger"
-	"github.com/memlab/memlab/labs/qemu"
+	"github.com/memlab/memlab/labs/matrix/guest"
+	"github.com/memlab/memlab/labs/matrix/kernels"
+	"github.com/memlab/memlab/labs/matrix/qemu"
+	"github.com/memlab/memlab/labs/report/ledger"
 	"github.com/onsi/ginkgo/v2/types"
 )
 

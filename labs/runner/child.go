@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/memlab/memlab/labs/proc"
+	"github.com/memlab/memlab/labs/kernel/proc"
 )
 
 // ChildArgv0 is how the re-executed binary knows it is the child: the same

@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/memlab/memlab/labs/cgroup"
+	"github.com/memlab/memlab/labs/kernel/cgroup"
 )
 
 // Attach is the order in which the child joins its cgroup.

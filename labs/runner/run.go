@@ -11,9 +11,9 @@ import (
 	"strconv"
 	"syscall"
 
-	"github.com/memlab/memlab/labs/cgroup"
-	"github.com/memlab/memlab/labs/kmsg"
-	"github.com/memlab/memlab/labs/proc"
+	"github.com/memlab/memlab/labs/kernel/cgroup"
+	"github.com/memlab/memlab/labs/kernel/kmsg"
+	"github.com/memlab/memlab/labs/kernel/proc"
 )
 
 // Result is what the kernel did to a run.

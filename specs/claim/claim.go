@@ -13,8 +13,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/memlab/memlab/labs/cgroup"
-	"github.com/memlab/memlab/labs/ledger"
+	"github.com/memlab/memlab/labs/kernel/cgroup"
+	"github.com/memlab/memlab/labs/report/ledger"
 )
 
 // Figure files one observed value beside the article's figure.

@@ -6,7 +6,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 
-	"github.com/memlab/memlab/labs/ledger"
+	"github.com/memlab/memlab/labs/report/ledger"
 )
 
 // RequireDockerVar names the variable CI sets so that a missing engine

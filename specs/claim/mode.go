@@ -10,8 +10,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/memlab/memlab/labs/cgroup"
-	"github.com/memlab/memlab/labs/kmsg"
+	"github.com/memlab/memlab/labs/kernel/cgroup"
+	"github.com/memlab/memlab/labs/kernel/kmsg"
 	"github.com/memlab/memlab/labs/runner"
 )
 

@@ -15,9 +15,9 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/memlab/memlab/labs/cgroup"
 	"github.com/memlab/memlab/labs/docker"
-	"github.com/memlab/memlab/labs/proc"
+	"github.com/memlab/memlab/labs/kernel/cgroup"
+	"github.com/memlab/memlab/labs/kernel/proc"
 	"github.com/memlab/memlab/specs/claim"
 )
 

@@ -8,7 +8,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/memlab/memlab/labs/cgroup"
+	"github.com/memlab/memlab/labs/kernel/cgroup"
 	"github.com/memlab/memlab/specs/claim"
 )
 

@@ -8,7 +8,7 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gbytes"
 
-	"github.com/memlab/memlab/labs/proc"
+	"github.com/memlab/memlab/labs/kernel/proc"
 	"github.com/memlab/memlab/labs/runner"
 	"github.com/memlab/memlab/specs/claim"
 )

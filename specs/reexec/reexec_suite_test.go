@@ -10,7 +10,7 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gbytes"
 
-	"github.com/memlab/memlab/labs/cgroup"
+	"github.com/memlab/memlab/labs/kernel/cgroup"
 	"github.com/memlab/memlab/labs/runner"
 	"github.com/memlab/memlab/specs/claim"
 )

@@ -20,8 +20,8 @@ import (
 	"github.com/onsi/gomega/gbytes"
 	"golang.org/x/sys/unix"
 
-	"github.com/memlab/memlab/labs/cgroup"
-	"github.com/memlab/memlab/labs/proc"
+	"github.com/memlab/memlab/labs/kernel/cgroup"
+	"github.com/memlab/memlab/labs/kernel/proc"
 	"github.com/memlab/memlab/specs/claim"
 )
 

@@ -1,5 +1,5 @@
 // The runner suite: black-box specs of THE RUNNER CONTRACT
-// (labs/exercises/02-your-own-runner.md), run against any program that
+// (docs/exercises/02-your-own-runner.md), run against any program that
 // honours it:
 //
 //	RUNNER --memory SIZE -- CMD [ARGS...]

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/memlab/memlab/labs/ledger"
+	"github.com/memlab/memlab/labs/report/ledger"
 )
 
 var repo = func() string {

@@ -10,12 +10,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/memlab/memlab/labs/cgroup"
-	"github.com/memlab/memlab/labs/ledger"
+	"github.com/memlab/memlab/labs/kernel/cgroup"
+	"github.com/memlab/memlab/labs/report/ledger"
 )
 
 // The runner suite, run against every runner the rubric names (the
-// reference and the broken ones in fixtures/runners/): each must lose
+// reference and the broken ones in labs/grade/testdata/runners/): each must lose
 // exactly the specs the rubric says, on every run, and leave nothing
 // behind. Needs root; about two minutes. `make grade-check` runs it;
 // MEMLAB_GRADE_RUNS=10 repeats each runner (determinism), MEMLAB_GRADE_ONLY
@@ -143,7 +143,7 @@ func strayProcesses() []string {
 			continue
 		}
 		cl := strings.ReplaceAll(string(bytes.TrimRight(b, "\x00")), "\x00", " ")
-		if strings.Contains(cl, "fixtures/runners/") || strings.Contains(cl, " memlab-r") {
+		if strings.Contains(cl, "labs/grade/testdata/runners/") || strings.Contains(cl, " memlab-r") {
 			left = append(left, e.Name()+": "+cl)
 		}
 	}

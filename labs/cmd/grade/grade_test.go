@@ -13,7 +13,7 @@ import (
 
 	"github.com/onsi/ginkgo/v2/types"
 
-	"github.com/memlab/memlab/labs/ledger"
+	"github.com/memlab/memlab/labs/report/ledger"
 )
 
 const rubricPath = "../../../fixtures/rubric.json"

@@ -9,8 +9,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/memlab/memlab/labs/cgroup"
 	"github.com/memlab/memlab/labs/docker"
+	"github.com/memlab/memlab/labs/kernel/cgroup"
 	"github.com/memlab/memlab/labs/runner"
 )
 

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 
-	"github.com/memlab/memlab/labs/cgroup"
 	"github.com/memlab/memlab/labs/docker"
+	"github.com/memlab/memlab/labs/kernel/cgroup"
 	"github.com/memlab/memlab/labs/matrix"
 	"github.com/memlab/memlab/labs/runner"
 )

@@ -15,10 +15,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/memlab/memlab/labs/guest"
-	"github.com/memlab/memlab/labs/kernels"
 	"github.com/memlab/memlab/labs/matrix"
-	"github.com/memlab/memlab/labs/qemu"
+	"github.com/memlab/memlab/labs/matrix/guest"
+	"github.com/memlab/memlab/labs/matrix/kernels"
+	"github.com/memlab/memlab/labs/matrix/qemu"
 	"github.com/memlab/memlab/labs/runner"
 )
 

@@ -8,9 +8,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/memlab/memlab/labs/cgroup"
-	"github.com/memlab/memlab/labs/htmlreport"
-	"github.com/memlab/memlab/labs/ledger"
+	"github.com/memlab/memlab/labs/kernel/cgroup"
+	"github.com/memlab/memlab/labs/report/htmlreport"
+	"github.com/memlab/memlab/labs/report/ledger"
 	"github.com/memlab/memlab/labs/runner"
 )
 

@@ -13,7 +13,7 @@ import (
 
 	units "github.com/docker/go-units"
 
-	"github.com/memlab/memlab/labs/cgroup"
+	"github.com/memlab/memlab/labs/kernel/cgroup"
 	"github.com/memlab/memlab/labs/runner"
 )
 

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/memlab/memlab/labs/ledger"
 	"github.com/memlab/memlab/labs/matrix"
+	"github.com/memlab/memlab/labs/report/ledger"
 )
 
 // report writes a claims.json whose memory controller is on mode, with

@@ -1,5 +1,5 @@
 #!/bin/sh
-# memlab matrix guest /init (embedded by labs/guest; /etc/memlab/guest.conf
+# memlab matrix guest /init (embedded by labs/matrix/guest; /etc/memlab/guest.conf
 # gives SUITE_TIMEOUT and LABEL_FILTER). It mounts proc, sys and dev, mounts
 # the cgroup mode the kernel command line names (memlab.mode=v1|v2), runs
 # every /suites/*.test with a Ginkgo JSON report into /out, hands /out back

@@ -52,7 +52,7 @@ func TestBrowserRendersTheReport(t *testing.T) {
 		t.Fatalf("no document came back:\n%.2000s", dom)
 	}
 
-	shot, err := filepath.Abs("../../reports/index.png")
+	shot, err := filepath.Abs("../../../reports/index.png")
 	if err != nil {
 		t.Fatal(err)
 	}

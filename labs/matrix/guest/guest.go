@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/memlab/memlab/labs/initramfs"
+	"github.com/memlab/memlab/labs/matrix/initramfs"
 )
 
 // The cgroup modes a cell can boot into.
@@ -137,7 +137,7 @@ func guestConf(cfg Config) string {
 	if t <= 0 {
 		t = 5 * time.Minute
 	}
-	return fmt.Sprintf("# written by labs/guest\nSUITE_TIMEOUT=%d\nLABEL_FILTER=%s\n",
+	return fmt.Sprintf("# written by labs/matrix/guest\nSUITE_TIMEOUT=%d\nLABEL_FILTER=%s\n",
 		int(t.Seconds()+0.5), shellQuote(cfg.LabelFilter))
 }
 

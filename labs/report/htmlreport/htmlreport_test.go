@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/memlab/memlab/labs/ledger"
+	"github.com/memlab/memlab/labs/report/ledger"
 )
 
 func fixture(t *testing.T) (ledger.Report, []byte) {

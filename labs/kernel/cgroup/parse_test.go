@@ -8,7 +8,7 @@ import (
 )
 
 // captured is a directory of interface files read from a real kernel.
-const captured = "../../fixtures/cgroup/v1-hybrid-6.18.44-fc-v657"
+const captured = "testdata/v1-hybrid-6.18.44-fc-v657"
 
 func read(t *testing.T, name string) string {
 	t.Helper()

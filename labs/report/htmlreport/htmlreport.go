@@ -14,8 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/memlab/memlab/labs/ledger"
 	"github.com/memlab/memlab/labs/matrix"
+	"github.com/memlab/memlab/labs/report/ledger"
 )
 
 // Write renders rep, and the kernel matrix when matrix (the contents of

@@ -6,7 +6,7 @@ import (
 	"math"
 	"strings"
 
-	"github.com/memlab/memlab/labs/ledger"
+	"github.com/memlab/memlab/labs/report/ledger"
 )
 
 // Chart geometry, in SVG user units (the SVG scales to its container).
