@@ -15,10 +15,12 @@ echo "MEMLAB-BOOTED $(cut -d' ' -f1 /proc/uptime) $(uname -r)"
 
 SUITE_TIMEOUT=300
 LABEL_FILTER=
+# shellcheck source=/dev/null  # written by labs/matrix/guest at assembly
 [ -r /etc/memlab/guest.conf ] && . /etc/memlab/guest.conf
 
 mode=
-for w in $(cat /proc/cmdline); do
+read -r cmdline < /proc/cmdline
+for w in $cmdline; do
 	case $w in memlab.mode=*) mode=${w#memlab.mode=} ;; esac
 done
 
@@ -80,17 +82,17 @@ else
 		start=$(cut -d' ' -f1 /proc/uptime)
 		# The output goes to the console too: if the guest hangs, its tail
 		# is the host's only evidence.
-		set -o pipefail
-		(cd "/tmp/suite-$name" && exec timeout -s KILL $((SUITE_TIMEOUT + 20)) "$bin" "$@") 2>&1 < /dev/null | tee "/out/$name.log"
-		rc=$?
-		set +o pipefail
+		# POSIX sh has no pipefail: the suite's status crosses the pipe in a file.
+		{ (cd "/tmp/suite-$name" && exec timeout -s KILL $((SUITE_TIMEOUT + 20)) "$bin" "$@") < /dev/null
+		  echo $? > "/tmp/suite-$name.rc"; } 2>&1 | tee "/out/$name.log"
+		rc=$(cat "/tmp/suite-$name.rc" 2>/dev/null || echo 125)
 		end=$(cut -d' ' -f1 /proc/uptime)
 		echo "$name $rc $start $end" >> /out/suites.txt
 		echo "MEMLAB-SUITE-END $name exit $rc"
 	done
 fi
 
-echo "$(cut -d' ' -f1 /proc/uptime)" > /out/uptime
+cut -d' ' -f1 /proc/uptime > /out/uptime
 if tar -C /out -cf - . | gzip -1 > /tmp/out.tgz; then
 	size=$(wc -c < /tmp/out.tgz)
 	sum=$(md5sum /tmp/out.tgz | cut -d' ' -f1)
