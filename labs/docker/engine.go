@@ -1,7 +1,8 @@
 // Package docker is memlab's side of the article's Docker half: it talks to
 // the Docker engine through the Go client (API version negotiated down to
-// what the engine speaks, 1.41 for Debian's Docker 20.10), makes sure the lab
-// image is there, starts labelled containers with a memory limit and no
+// what the engine speaks, 1.41 for Debian's Docker 20.10), builds the lab
+// image from the host's programs (labs/rootfs) or a registry's base image,
+// starts labelled containers with a memory limit and no
 // network, runs the workload in them, finds their memory cgroup by ID for
 // either cgroup driver and cgroup version, reads the engine's stats, lists
 // their host PIDs and removes them; Sweep removes what a killed run left.
@@ -14,8 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -31,10 +30,12 @@ import (
 var (
 	// ErrNoEngine: nothing answers on the Docker socket (or we may not use it).
 	ErrNoEngine = errors.New("no Docker engine answers")
-	// ErrNoImage: the lab image is missing and there is no recipe here to build it.
-	ErrNoImage = errors.New("the lab image is missing")
-	// ErrImageBuild: labs/image/build.sh failed.
+	// ErrImageBuild: the lab image is not there and cannot be built (the
+	// host lacks a program it holds, the engine's build failed, or stress
+	// does not run in it).
 	ErrImageBuild = errors.New("the lab image cannot be built")
+	// ErrNotOurImage: an image memlab would remove was not built by memlab.
+	ErrNotOurImage = errors.New("not an image memlab built")
 	// ErrNoContainer: no container has that ID or name, or the ID prefix is ambiguous.
 	ErrNoContainer = errors.New("unknown container")
 	// ErrNotRunning: the container exists but has no processes, so no cgroup.
@@ -52,8 +53,8 @@ const (
 	LabelRunStart = "org.memlab.run.start"
 )
 
-// DefaultImage is the lab image labs/image/build.sh makes (MEMLAB_IMAGE
-// overrides it, for both).
+// DefaultImage is the lab image BuildImage makes (MEMLAB_IMAGE overrides
+// it).
 const DefaultImage = "memlab/stress:16.04"
 
 // Image is the lab image this process uses.
@@ -152,64 +153,6 @@ func (e *Engine) ImagePresent(ctx context.Context, ref string) (bool, error) {
 	return err == nil, err
 }
 
-// EnsureImage makes sure the lab image is there. When it is missing it runs
-// the offline recipe, labs/image/build.sh, found by walking up from the
-// working directory (or under MEMLAB_ROOT): the issue asks the labs to build
-// the image themselves, and the build needs no registry. Outside a memlab
-// checkout it returns ErrNoImage with the command to run; a failed build is
-// ErrImageBuild with the script's last line. It reports whether it built.
-func (e *Engine) EnsureImage(ctx context.Context, ref string) (built bool, err error) {
-	ok, err := e.ImagePresent(ctx, ref)
-	if err != nil {
-		return false, fmt.Errorf("inspecting image %s: %w", ref, err)
-	}
-	if ok {
-		return false, nil
-	}
-	script, err := BuildScript()
-	if err != nil {
-		return false, fmt.Errorf("%w: %s (build it with: make image): %v", ErrNoImage, ref, err)
-	}
-	cmd := exec.CommandContext(ctx, script)
-	cmd.Env = append(os.Environ(), "MEMLAB_IMAGE="+ref)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return false, fmt.Errorf("%w: %s: %s: %s", ErrImageBuild, ref, filepath.Base(script), lastLine(string(out), err))
-	}
-	if ok, err := e.ImagePresent(ctx, ref); err != nil || !ok {
-		return false, fmt.Errorf("%w: %s ran but %s is still missing", ErrImageBuild, script, ref)
-	}
-	return true, nil
-}
-
-// BuildScript finds labs/image/build.sh: under MEMLAB_ROOT if set, else in
-// the working directory or one of its parents.
-func BuildScript() (string, error) {
-	const rel = "labs/image/build.sh"
-	if root := os.Getenv("MEMLAB_ROOT"); root != "" {
-		p := filepath.Join(root, rel)
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("MEMLAB_ROOT=%s has no %s", root, rel)
-		}
-		return p, nil
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		p := filepath.Join(dir, rel)
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no %s in this directory or above (set MEMLAB_ROOT to a memlab checkout)", rel)
-		}
-		dir = parent
-	}
-}
-
 // Swept is one memlab container a sweep looked at: removed because its run
 // is gone, or left alone, and why.
 type Swept struct {
@@ -300,15 +243,4 @@ func oneLine(err error) string {
 		s = s[:i]
 	}
 	return s
-}
-
-// lastLine is the last non-empty line of a script's output, else err.
-func lastLine(out string, err error) string {
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	for i := len(lines) - 1; i >= 0; i-- {
-		if l := strings.TrimSpace(lines[i]); l != "" {
-			return l
-		}
-	}
-	return err.Error()
 }

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -16,11 +20,19 @@ import (
 
 const dockerUsage = `usage:
   memlab docker cgroup CONTAINER   the container's memory cgroup: directory, driver, limit, usage
-  memlab docker image              build the lab image (` + docker.DefaultImage + `) if it is missing
+  memlab docker image [--force] [--online] | --remove
+                                   build the lab image (` + docker.DefaultImage + `) unless it is up to date:
+                                   FROM scratch over this host's stress and static busybox (no registry),
+                                   --online FROM ubuntu:16.04; --force rebuilds; --remove removes it
+                                   (only an image memlab built)
   memlab docker sweep              remove memlab containers whose run is gone`
 
-// dockerTimeout bounds a subcommand; building the image takes the longest.
-const dockerTimeout = 5 * time.Minute
+// dockerTimeout bounds a subcommand; imageTimeout building the image, which
+// online waits for a registry and the Ubuntu archive.
+const (
+	dockerTimeout = 5 * time.Minute
+	imageTimeout  = 20 * time.Minute
+)
 
 func cmdDocker(args []string) error {
 	if len(args) == 0 {
@@ -28,7 +40,11 @@ func cmdDocker(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, dockerTimeout)
+	timeout := dockerTimeout
+	if args[0] == "image" {
+		timeout = imageTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	switch args[0] {
 	case "cgroup":
@@ -37,17 +53,7 @@ func cmdDocker(args []string) error {
 		}
 		return dockerCgroup(ctx, args[1])
 	case "image":
-		if len(args) != 1 {
-			return fmt.Errorf("%w: docker image takes no arguments", runner.ErrUsage)
-		}
-		return withEngine(ctx, func(e *docker.Engine) error {
-			built, err := e.EnsureImage(ctx, docker.Image())
-			if err != nil {
-				return err
-			}
-			fmt.Printf("%s: %s\n", docker.Image(), map[bool]string{true: "built", false: "present"}[built])
-			return nil
-		})
+		return dockerImage(ctx, args[1:])
 	case "sweep":
 		if len(args) != 1 {
 			return fmt.Errorf("%w: docker sweep takes no arguments", runner.ErrUsage)
@@ -114,4 +120,70 @@ func dockerCgroup(ctx context.Context, ref string) error {
 		}
 		return nil
 	})
+}
+
+// dockerImage builds, or removes, the lab image.
+func dockerImage(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("docker image", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	force := fs.Bool("force", false, "")
+	online := fs.Bool("online", false, "")
+	remove := fs.Bool("remove", false, "")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Println(dockerUsage)
+			return nil
+		}
+		return fmt.Errorf("%w: docker image: %v\n%s", runner.ErrUsage, err, dockerUsage)
+	}
+	if fs.NArg() > 0 || *remove && (*force || *online) {
+		return fmt.Errorf("%w: docker image takes --force and --online, or --remove alone\n%s", runner.ErrUsage, dockerUsage)
+	}
+	ref := docker.Image()
+	return withEngine(ctx, func(e *docker.Engine) error {
+		if *remove {
+			removed, err := e.RemoveImage(ctx, ref)
+			if err == nil {
+				fmt.Printf("%s: %s\n", ref, map[bool]string{true: "removed", false: "not present"}[removed])
+			}
+			return err
+		}
+		recipe := docker.Recipe{Online: *online}
+		var log bytes.Buffer
+		start := time.Now()
+		b, err := e.BuildImage(ctx, ref, recipe, *force, &log)
+		if errors.Is(err, docker.ErrImageBuild) {
+			// The engine's last words say which step failed and why.
+			lines := strings.Split(strings.TrimSpace(log.String()), "\n")
+			for _, l := range lines[max(0, len(lines)-20):] {
+				if l != "" {
+					fmt.Fprintln(os.Stderr, "  "+l)
+				}
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if b.Warning != "" {
+			fmt.Fprintf(os.Stderr, "memlab: warning: %s\n", b.Warning)
+		}
+		id, inputs := short(strings.TrimPrefix(b.ID, "sha256:")), short(b.Inputs)
+		if !b.Built {
+			fmt.Printf("%s is up to date (%s, inputs %s); nothing to do\n", ref, id, inputs)
+			return nil
+		}
+		fmt.Printf("built %s (%s, %s, inputs %s) in %.1fs: %s\n", ref, id, recipe, inputs, time.Since(start).Seconds(), b.Stress)
+		return nil
+	})
+}
+
+// short is an image ID or inputs label cut to 12 hex digits, after
+// "online-" for the online recipe's.
+func short(s string) string {
+	rest, online := strings.CutPrefix(s, "online-")
+	rest = rest[:min(len(rest), 12)]
+	if online {
+		return "online-" + rest
+	}
+	return rest
 }

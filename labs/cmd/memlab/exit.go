@@ -24,6 +24,7 @@ const (
 	exitNoSuchReport = 74  // a report file to read is missing or unreadable
 	exitNoEngine     = 75  // EX_TEMPFAIL: no Docker engine answers; start it and retry
 	exitNoContainer  = 76  // no such container, or it is not running (so it has no cgroup)
+	exitNotOurs      = 77  // EX_NOPERM: memlab removes only an image it built
 	exitNoImage      = 78  // the lab image is missing and cannot be built
 	exitRegression   = 79  // the kernel matrix changed from its baseline (the cells are named)
 	exitInterrupted  = 130 // Ctrl-C: what was started has been stopped and removed
@@ -52,8 +53,10 @@ func exitCode(err error) int {
 		return exitNoEngine
 	case errors.Is(err, docker.ErrNoContainer), errors.Is(err, docker.ErrNotRunning):
 		return exitNoContainer
-	case errors.Is(err, docker.ErrImageBuild), errors.Is(err, docker.ErrNoImage):
+	case errors.Is(err, docker.ErrImageBuild):
 		return exitNoImage
+	case errors.Is(err, docker.ErrNotOurImage):
+		return exitNotOurs
 	case errors.Is(err, matrix.ErrClaimsFailed):
 		return exitClaimsFailed
 	case errors.Is(err, matrix.ErrRegression):

@@ -15,7 +15,7 @@ const usage = `usage:
              [--name NAME] [--result FILE] -- CMD [ARGS...]
   memlab report [--from reports/ginkgo.json] [--out reports]
   memlab matrix [--kernels LIST] [--modes v1,v2] [--baseline FILE] (see memlab matrix --help)
-  memlab docker cgroup CONTAINER | image | sweep
+  memlab docker cgroup CONTAINER | image [--force] [--online] [--remove] | sweep
   memlab sweep
   memlab env`
 

@@ -122,7 +122,7 @@ func TestUnknownContainer(t *testing.T) {
 func TestStatusesAreDistinct(t *testing.T) {
 	seen := map[int]bool{}
 	for _, c := range []int{exitUsage, exitBadSize, exitBadName, exitNotRoot, exitNoCgroupFS, exitInternal, exitNoSuchReport, exitNotFound,
-		exitNoEngine, exitNoContainer, exitNoImage, exitRegression, exitInterrupted} {
+		exitNoEngine, exitNoContainer, exitNotOurs, exitNoImage, exitRegression, exitInterrupted} {
 		if seen[c] || c == 0 || c == 1 {
 			t.Errorf("exit status %d reused or ambiguous", c)
 		}

@@ -8,13 +8,10 @@ package guest
 import (
 	_ "embed"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/memlab/memlab/labs/matrix/initramfs"
+	"github.com/memlab/memlab/labs/rootfs"
 )
 
 // The cgroup modes a cell can boot into.
@@ -58,64 +55,34 @@ func Cmdline(mode string) string {
 // under TCG the guest's gunzip costs more boot time than qemu's loading of
 // a larger file, and building it is 20 times faster.
 func Build(cfg Config, file string) error {
-	a, err := Assemble(cfg)
+	f, err := Assemble(cfg)
 	if err != nil {
 		return err
 	}
-	return a.WriteFile(file, false)
+	return f.WriteCpioFile(file, false)
 }
 
-// Assemble lays out the initramfs without writing it.
-func Assemble(cfg Config) (*initramfs.Archive, error) {
-	busybox, err := lookPath(cfg.Busybox, "busybox", "install busybox-static (vagrant/provision.sh)")
+// Assemble lays out the initramfs without writing it: the lab's root
+// filesystem (busybox, stress; the lab image's too) with /init, its
+// configuration and the suites.
+func Assemble(cfg Config) (*rootfs.FS, error) {
+	f, err := rootfs.Lab(rootfs.Tools{Busybox: cfg.Busybox, Stress: cfg.Stress})
 	if err != nil {
 		return nil, err
 	}
-	stress, err := lookPath(cfg.Stress, "stress", "install stress (vagrant/provision.sh)")
-	if err != nil {
-		return nil, err
-	}
-	if libs, err := initramfs.Needs(busybox); err != nil {
-		return nil, err
-	} else if len(libs) > 0 {
-		return nil, fmt.Errorf("%s is dynamically linked; the guest needs busybox-static", busybox)
-	}
-	a := initramfs.New()
-	for _, d := range []string{"/proc", "/sys", "/dev", "/tmp", "/out", "/run", "/root", "/suites", "/etc/memlab"} {
-		if err := a.Dir(d, 0o755); err != nil {
+	for _, d := range []string{"/out", "/run", "/suites", "/etc/memlab"} {
+		if err := f.Dir(d, 0o755); err != nil {
 			return nil, err
 		}
 	}
-	if err := a.Copy("/bin/busybox", busybox); err != nil {
-		return nil, err
-	}
-	list, err := exec.Command(busybox, "--list-full").Output()
-	if err != nil {
-		return nil, fmt.Errorf("%s --list-full: %w", busybox, err)
-	}
-	for _, applet := range strings.Fields(string(list)) {
-		p := "/" + strings.TrimPrefix(applet, "/")
-		if p == "/bin/busybox" || strings.Contains(p, "..") {
-			continue
-		}
-		rel, _ := filepath.Rel(filepath.Dir(p), "/bin/busybox")
-		if err := a.Symlink(p, rel); err != nil {
-			return nil, err
-		}
-	}
-	if err := a.Binary("/usr/bin/stress", stress); err != nil {
-		return nil, err
-	}
-	if err := a.Bytes("/init", initScript, 0o755); err != nil {
+	if err := f.Bytes("/init", initScript, 0o755); err != nil {
 		return nil, err
 	}
 	for name, text := range map[string]string{
-		"/etc/passwd":            "root:x:0:0:root:/root:/bin/sh\n",
-		"/etc/group":             "root:x:0:\n",
 		"/etc/hostname":          "memlab-guest\n",
 		"/etc/memlab/guest.conf": guestConf(cfg),
 	} {
-		if err := a.Bytes(name, []byte(text), 0o644); err != nil {
+		if err := f.Bytes(name, []byte(text), 0o644); err != nil {
 			return nil, err
 		}
 	}
@@ -125,11 +92,11 @@ func Assemble(cfg Config) (*initramfs.Archive, error) {
 			return nil, fmt.Errorf("suite name %q: want a unique name of letters, digits, '-', '_'", s.Name)
 		}
 		seen[s.Name] = true
-		if err := a.Copy("/suites/"+s.Name+".test", s.Binary); err != nil {
+		if err := f.Copy("/suites/"+s.Name+".test", s.Binary); err != nil {
 			return nil, err
 		}
 	}
-	return a, nil
+	return f, nil
 }
 
 func guestConf(cfg Config) string {
@@ -155,18 +122,4 @@ func validName(s string) bool {
 		}
 	}
 	return true
-}
-
-func lookPath(given, name, hint string) (string, error) {
-	if given != "" {
-		if _, err := os.Stat(given); err != nil {
-			return "", err
-		}
-		return given, nil
-	}
-	p, err := exec.LookPath(name)
-	if err != nil {
-		return "", fmt.Errorf("no %s on PATH: %s", name, hint)
-	}
-	return p, nil
 }

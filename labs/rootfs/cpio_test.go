@@ -1,8 +1,7 @@
-package initramfs
+package rootfs
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,7 +48,7 @@ func readNewc(t *testing.T, b []byte) (map[string]member, []string) {
 	}
 }
 
-func TestArchive(t *testing.T) {
+func TestCpio(t *testing.T) {
 	dir := t.TempDir()
 	host := filepath.Join(dir, "tool")
 	if err := os.WriteFile(host, []byte("#!/bin/sh\necho hi\n"), 0o751); err != nil {
@@ -66,6 +65,7 @@ func TestArchive(t *testing.T) {
 	must(a.Copy("/usr/bin/tool", host))
 	must(a.Symlink("/bin/sh", "busybox"))
 	must(a.Dir("/proc", 0o555))
+	must(a.Dir("/tmp", 0o777|os.ModeSticky))
 	if err := a.Bytes("relative", nil, 0o644); err == nil {
 		t.Error("a relative path was accepted")
 	}
@@ -73,7 +73,7 @@ func TestArchive(t *testing.T) {
 		t.Error("a file under a file was accepted")
 	}
 	var buf bytes.Buffer
-	if _, err := a.WriteTo(&buf); err != nil {
+	if _, err := a.WriteCpio(&buf); err != nil {
 		t.Fatal(err)
 	}
 	got, order := readNewc(t, buf.Bytes())
@@ -85,6 +85,7 @@ func TestArchive(t *testing.T) {
 		"bin":          {0o040755, ""},
 		"bin/sh":       {0o120777, "busybox"},
 		"proc":         {0o040555, ""},
+		"tmp":          {0o041777, ""},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("members %v", order)
@@ -103,7 +104,7 @@ func TestArchive(t *testing.T) {
 	}
 	// The same inputs give the same bytes.
 	var again bytes.Buffer
-	a.WriteTo(&again)
+	a.WriteCpio(&again)
 	if !bytes.Equal(buf.Bytes(), again.Bytes()) {
 		t.Error("two writes differ")
 	}
@@ -118,39 +119,15 @@ func TestArchive(t *testing.T) {
 	}
 }
 
-func TestWriteFileGzip(t *testing.T) {
+func TestWriteCpioFileGzip(t *testing.T) {
 	a := New()
 	a.Bytes("/x", bytes.Repeat([]byte("memlab"), 1000), 0o644)
 	p := filepath.Join(t.TempDir(), "initrd.gz")
-	if err := a.WriteFile(p, true); err != nil {
+	if err := a.WriteCpioFile(p, true); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(p)
 	if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b || len(b) > 2000 {
 		t.Fatalf("not a small gzip stream: % x… (%d bytes)", b[:min(len(b), 4)], len(b))
-	}
-}
-
-func TestNeeds(t *testing.T) {
-	stress, err := exec.LookPath("stress")
-	if err != nil {
-		t.Skip("no stress on PATH")
-	}
-	needs, err := Needs(stress)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := fmt.Sprint(needs)
-	if !strings.Contains(s, "ld-linux") || !strings.Contains(s, "libc.so") {
-		t.Fatalf("stress needs %v", needs)
-	}
-	a := New()
-	if err := a.Binary("/usr/bin/stress", stress); err != nil {
-		t.Fatal(err)
-	}
-	for _, lib := range needs {
-		if !a.Has(lib) {
-			t.Errorf("%s not added", lib)
-		}
 	}
 }
