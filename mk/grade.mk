@@ -39,10 +39,10 @@ grade:
 	rm -f $(GRADE_REPORTS)/runner.json $(GRADE_REPORTS)/runner-junit.xml && \
 	$(MEMLAB_GRADE_GO) build -o bin/memlab ./labs/cmd/memlab && \
 	echo "grading $(if $(RUNNER),$(RUNNER),bin/memlab run) (the runner suite's log: $(GRADE_REPORTS)/runner.log)" && \
-	{ MEMLAB_RUNNER='$(RUNNER)' MEMLAB_RUNNER_TIMEOUT='$(RUNNER_TIMEOUT)' \
-		$(MEMLAB_GRADE_GO) tool ginkgo --label-filter=runner --timeout=1h \
+	{ $(MEMLAB_GRADE_GO) tool ginkgo --label-filter=runner --timeout=1h \
 		--json-report=runner.json --junit-report=runner-junit.xml --output-dir=$(GRADE_REPORTS) \
-		./specs/runner >$(GRADE_REPORTS)/runner.log 2>&1 || \
+		./specs/runner -- -memlab.runner='$(RUNNER)' -memlab.runner-timeout='$(RUNNER_TIMEOUT)' \
+		>$(GRADE_REPORTS)/runner.log 2>&1 || \
 		[ -s $(GRADE_REPORTS)/runner.json ] || { tail -n 30 $(GRADE_REPORTS)/runner.log >&2; exit 2; }; } && \
 	bin/memlab grade --rubric $(GRADE_RUBRIC) \
 		--from $(GRADE_REPORTS)/runner.json --out $(GRADE_REPORTS)

@@ -70,12 +70,12 @@ func TestKnownRunnersLoseExactlyTheirPoints(t *testing.T) {
 			for i := range runs {
 				before := groupsUnder(layout.MemoryRoot)
 				report := filepath.Join(t.TempDir(), "runner.json")
-				cmd := exec.Command(suite, "--ginkgo.json-report="+report, "--ginkgo.label-filter=runner")
-				cmd.Dir = filepath.Join(root, "specs", "runner")
-				cmd.Env = append(os.Environ(), "MEMLAB_RUNNER="+f.Runner)
+				args := []string{"--ginkgo.json-report=" + report, "--ginkgo.label-filter=runner", "-memlab.runner=" + f.Runner}
 				if f.Timeout != "" {
-					cmd.Env = append(cmd.Env, "MEMLAB_RUNNER_TIMEOUT="+f.Timeout)
+					args = append(args, "-memlab.runner-timeout="+f.Timeout)
 				}
+				cmd := exec.Command(suite, args...)
+				cmd.Dir = filepath.Join(root, "specs", "runner")
 				var out bytes.Buffer
 				cmd.Stdout, cmd.Stderr = &out, &out
 				err := cmd.Run() // fails whenever the runner loses a spec
