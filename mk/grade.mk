@@ -32,26 +32,26 @@ _memlab_grade_saved_goal := $(.DEFAULT_GOAL)
 
 .PHONY: grade grade-check
 # The suite fails whenever the runner loses a spec: its status is not the
-# grade's. The grade command decides, from the rubric's pass mark.
+# grade's. memlab grade decides, from the rubric's pass mark.
 grade:
 	@$(_memlab_grade_root_check)
 	@cd $(MEMLAB_GRADE_ROOT) && mkdir -p bin $(GRADE_REPORTS) && \
 	rm -f $(GRADE_REPORTS)/runner.json $(GRADE_REPORTS)/runner-junit.xml && \
 	$(MEMLAB_GRADE_GO) build -o bin/memlab ./labs/cmd/memlab && \
-	$(MEMLAB_GRADE_GO) build -o bin/grade ./labs/cmd/grade && \
 	echo "grading $(if $(RUNNER),$(RUNNER),bin/memlab run) (the runner suite's log: $(GRADE_REPORTS)/runner.log)" && \
-	{ MEMLAB_RUNNER='$(RUNNER)' MEMLAB_RUNNER_TIMEOUT='$(RUNNER_TIMEOUT)' \
-		$(MEMLAB_GRADE_GO) tool ginkgo --label-filter=runner --timeout=1h \
+	{ $(MEMLAB_GRADE_GO) tool ginkgo --label-filter=runner --timeout=1h \
 		--json-report=runner.json --junit-report=runner-junit.xml --output-dir=$(GRADE_REPORTS) \
-		./specs/runner >$(GRADE_REPORTS)/runner.log 2>&1 || \
+		./specs/runner -- -memlab.runner='$(RUNNER)' -memlab.runner-timeout='$(RUNNER_TIMEOUT)' \
+		>$(GRADE_REPORTS)/runner.log 2>&1 || \
 		[ -s $(GRADE_REPORTS)/runner.json ] || { tail -n 30 $(GRADE_REPORTS)/runner.log >&2; exit 2; }; } && \
-	bin/grade --rubric $(GRADE_RUBRIC) \
+	bin/memlab grade --rubric $(GRADE_RUBRIC) \
 		--from $(GRADE_REPORTS)/runner.json --out $(GRADE_REPORTS)
 
 grade-check:
 	@$(_memlab_grade_root_check)
-	cd $(MEMLAB_GRADE_ROOT) && MEMLAB_GRADE_FIXTURES=1 MEMLAB_GRADE_RUNS=$(GRADE_RUNS) \
-		$(MEMLAB_GRADE_GO) test -count=1 -timeout=2h -v -run '^TestKnownRunnersLoseExactlyTheirPoints$$' ./labs/cmd/grade
+	cd $(MEMLAB_GRADE_ROOT) && $(MEMLAB_GRADE_GO) test -count=1 -timeout=2h -v \
+		-run '^TestKnownRunnersLoseExactlyTheirPoints$$' ./labs/grade \
+		-args -grade.fixtures -grade.runs=$(GRADE_RUNS)
 
 ifneq ($(_memlab_grade_saved_goal),)
 .DEFAULT_GOAL := $(_memlab_grade_saved_goal)

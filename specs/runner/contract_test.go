@@ -12,6 +12,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gbytes"
+
+	"github.com/memlab/memlab/labs/grade/harness"
 )
 
 // before is the memory hierarchy as it was when the current spec began.
@@ -30,12 +32,12 @@ func stress(size, timeout string) []string {
 // One top-level container: Ginkgo keeps the specs in this order.
 var _ = Describe("the runner contract", Label("runner", "root"), func() {
 	BeforeEach(func() {
-		before = snapshot()
-		DeferCleanup(removeLeftovers, before)
+		before = h.Snapshot()
+		DeferCleanup(h.RemoveLeftovers, before) // fails the spec when it cannot
 	})
 
 	It("R1 (G6): over the limit, the workload's worker gets signal 9 and the runner exits 1", func() {
-		r := RunToEnd("100m", stress("101m", "5s")...)
+		r := h.RunToEnd("100m", stress("101m", "5s")...)
 		status := r.ExitStatus()
 		Expect(r.Out).To(gbytes.Say(`<-- worker [0-9]+ got signal 9`),
 			"stress's worker (101m under 100m) must be killed by the kernel, which stress reports as 'worker N got signal 9'")
@@ -43,7 +45,7 @@ var _ = Describe("the runner contract", Label("runner", "root"), func() {
 	})
 
 	It("R2 (G5): under the limit (50m of 100m) the workload runs to its end and the runner exits 0", func() {
-		r := RunToEnd("100m", stress("50m", "1s")...)
+		r := h.RunToEnd("100m", stress("50m", "1s")...)
 		status := r.ExitStatus()
 		Expect(string(r.Out.Contents())).NotTo(ContainSubstring("got signal 9"), "nothing may be killed under the limit")
 		Expect(r.Out).To(gbytes.Say(`successful run completed`))
@@ -51,7 +53,7 @@ var _ = Describe("the runner contract", Label("runner", "root"), func() {
 	})
 
 	It("R3 (G3): CMD runs in a new PID namespace", func() {
-		r := RunToEnd("100m", "sh", "-c", `echo "pidns $(readlink /proc/self/ns/pid)"; echo "pid $$"`)
+		r := h.RunToEnd("100m", "sh", "-c", `echo "pidns $(readlink /proc/self/ns/pid)"; echo "pid $$"`)
 		Expect(r.ExitStatus()).To(Equal(0))
 		ns := outputField(r, "pidns")
 		Expect(ns).NotTo(BeEmpty(), "CMD printed no PID namespace")
@@ -67,7 +69,7 @@ var _ = Describe("the runner contract", Label("runner", "root"), func() {
 		script := fmt.Sprintf(`u=$(readlink /proc/self/ns/uts); echo "utsns $u"; echo "mntns $(readlink /proc/self/ns/mnt)"
 [ "$u" = %q ] && exit 99
 hostname memlab-r4 && echo "hostname $(hostname)"`, hostNS["uts"])
-		r := RunToEnd("100m", "sh", "-c", script)
+		r := h.RunToEnd("100m", "sh", "-c", script)
 		status := r.ExitStatus()
 		after, err := os.Hostname()
 		Expect(err).NotTo(HaveOccurred())
@@ -81,12 +83,12 @@ hostname memlab-r4 && echo "hostname $(hostname)"`, hostNS["uts"])
 
 	It("R5 (G8): CMD is attached before it runs: it and the first process it starts are in a memory cgroup made for the run", func() {
 		argv := []string{"sh", "-c", "sleep 60 & wait", marker("r5")}
-		r := Start("100m", argv...)
-		sh := findCommand(r, argv)
+		r := h.Start("100m", argv...)
+		sh := h.FindCommand(r, argv)
 		var procs []string
-		Eventually(func() int { return len(tree(sh.PID)) }).WithTimeout(runTimeout).Should(BeNumerically(">=", 2), "CMD never started its sleep")
-		for _, p := range tree(sh.PID) {
-			cg := memoryCgroupOf(p.PID)
+		Eventually(func() int { return len(harness.Tree(sh.PID)) }).WithTimeout(h.Timeout).Should(BeNumerically(">=", 2), "CMD never started its sleep")
+		for _, p := range harness.Tree(sh.PID) {
+			cg := h.MemoryCgroupOf(p.PID)
 			procs = append(procs, fmt.Sprintf("%s %d in %s", p.Comm, p.PID, cg))
 			Expect(cg).NotTo(Equal(ownCgroup), "%s %d is still in the group the runner was started in (%s): it was not attached before it ran", p.Comm, p.PID, cg)
 			Expect(before).NotTo(HaveKey(relGroup(cg)), "%s %d is in %s, a group that existed before the run", p.Comm, p.PID, cg)
@@ -102,12 +104,12 @@ hostname memlab-r4 && echo "hostname $(hostname)"`, hostNS["uts"])
 			bytes int64
 		}{{"100m", 100 << 20}, {"262144k", 256 << 20}} {
 			argv := []string{"sh", "-c", "sleep 60 & wait", marker("r6")}
-			r := Start(c.size, argv...)
-			sh := findCommand(r, argv)
-			Eventually(func() int { return len(tree(sh.PID)) }).WithTimeout(runTimeout).Should(BeNumerically(">=", 2), "CMD never started its sleep")
-			for _, p := range tree(sh.PID) {
-				cg := memoryCgroupOf(p.PID)
-				limit, file, ok := limitInForce(cg)
+			r := h.Start(c.size, argv...)
+			sh := h.FindCommand(r, argv)
+			Eventually(func() int { return len(harness.Tree(sh.PID)) }).WithTimeout(h.Timeout).Should(BeNumerically(">=", 2), "CMD never started its sleep")
+			for _, p := range harness.Tree(sh.PID) {
+				cg := h.MemoryCgroupOf(p.PID)
+				limit, file, ok := h.LimitInForce(cg)
 				Expect(ok).To(BeTrue(), "--memory %s: %s %d is in %s, where no memory limit is set", c.size, p.Comm, p.PID, cg)
 				Expect(limit).To(Equal(c.bytes), "--memory %s: %s reads %d", c.size, file, limit)
 				outcome(fmt.Sprintf("--memory %s: %s = %d", c.size, file, limit))
@@ -119,16 +121,16 @@ hostname memlab-r4 && echo "hostname $(hostname)"`, hostNS["uts"])
 
 	It("R7 (G6): the runner exits with CMD's exit status", func() {
 		for _, n := range []int{3, 42, 0} {
-			r := RunToEnd("100m", "sh", "-c", fmt.Sprintf("exit %d", n))
+			r := h.RunToEnd("100m", "sh", "-c", fmt.Sprintf("exit %d", n))
 			Expect(r.ExitStatus()).To(Equal(n), "CMD exited %d", n)
 		}
 	})
 
 	It("R8 (G6): when signal 9 ends CMD, the runner exits 128+9 = 137", func() {
 		argv := []string{"sh", "-c", "echo ready; while :; do sleep 1; done", marker("r8")}
-		r := Start("100m", argv...)
-		sh := findCommand(r, argv)
-		Eventually(r.Out).WithTimeout(runTimeout).Should(gbytes.Say("ready"))
+		r := h.Start("100m", argv...)
+		sh := h.FindCommand(r, argv)
+		Eventually(r.Out).WithTimeout(h.Timeout).Should(gbytes.Say("ready"))
 		// From the host: SIGKILL reaches even a PID namespace's init.
 		Expect(syscall.Kill(sh.PID, syscall.SIGKILL)).To(Succeed())
 		Expect(r.ExitStatus()).To(Equal(137), "CMD was killed by signal 9")
@@ -137,17 +139,17 @@ hostname memlab-r4 && echo "hostname $(hostname)"`, hostNS["uts"])
 	It("R9 (G1): a bad size is refused: non-zero exit, CMD never runs, no cgroup made", func() {
 		for _, size := range []string{"100x", "-1", "1.5.5m"} {
 			flag := filepath.Join(GinkgoT().TempDir(), "ran")
-			r := RunToEnd(size, "sh", "-c", "touch "+flag)
+			r := h.RunToEnd(size, "sh", "-c", "touch "+flag)
 			Expect(r.ExitStatus()).NotTo(Equal(0), "--memory %s was accepted", size)
 			Expect(flag).NotTo(BeAnExistingFile(), "--memory %s: CMD ran", size)
-			Expect(newGroups(before)).To(BeEmpty(), "--memory %s: the runner made a cgroup", size)
+			Expect(h.NewGroups(before)).To(BeEmpty(), "--memory %s: the runner made a cgroup", size)
 		}
 	})
 
 	It("R10 (G4): when CMD exits, leaving a background process, the runner leaves no process and no cgroup behind", func() {
-		r := RunToEnd("100m", "sh", "-c", "sleep 60 & echo started")
+		r := h.RunToEnd("100m", "sh", "-c", "sleep 60 & echo started")
 		r.ExitStatus()
-		left := LeftBehind(before)
+		left := h.LeftBehind(before)
 		outcome("left behind: " + left.String())
 		Expect(left.Processes).To(BeEmpty(), "left behind: %s", left)
 		Expect(left.Groups).To(BeEmpty(), "left behind: %s", left)
@@ -155,9 +157,9 @@ hostname memlab-r4 && echo "hostname $(hostname)"`, hostNS["uts"])
 
 	It("R11 (G7): after the OOM killer struck, the runner leaves no process and no cgroup behind", func() {
 		// The OOM killer kills stress's worker only; sleep lives on (G7).
-		r := RunToEnd("100m", "sh", "-c", "sleep 60 & "+strings.Join(stress("101m", "5s"), " ")+`; echo "stress exited $?"`)
+		r := h.RunToEnd("100m", "sh", "-c", "sleep 60 & "+strings.Join(stress("101m", "5s"), " ")+`; echo "stress exited $?"`)
 		r.ExitStatus()
-		left := LeftBehind(before)
+		left := h.LeftBehind(before)
 		outcome("left behind: " + left.String())
 		Expect(left.Processes).To(BeEmpty(), "left behind: %s", left)
 		Expect(left.Groups).To(BeEmpty(), "left behind: %s", left)
@@ -165,7 +167,7 @@ hostname memlab-r4 && echo "hostname $(hostname)"`, hostNS["uts"])
 })
 
 // outputField is the rest of the first output line that starts with key.
-func outputField(r *Run, key string) string {
+func outputField(r *harness.Run, key string) string {
 	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(key) + ` (.*)$`).FindStringSubmatch(string(r.Out.Contents()))
 	if m == nil {
 		return ""
@@ -183,7 +185,7 @@ func relGroup(cg string) string {
 
 // killTree ends CMD from the host once a spec has seen what it needed.
 func killTree(pid int) {
-	for _, p := range tree(pid) {
+	for _, p := range harness.Tree(pid) {
 		_ = syscall.Kill(p.PID, syscall.SIGKILL)
 	}
 }

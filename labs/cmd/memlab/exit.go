@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/memlab/memlab/labs/docker"
+	"github.com/memlab/memlab/labs/grade"
 	"github.com/memlab/memlab/labs/kernel/cgroup"
 	"github.com/memlab/memlab/labs/matrix"
 	"github.com/memlab/memlab/labs/runner"
@@ -14,7 +15,7 @@ import (
 // workload is likely to use; `memlab run` otherwise exits with the
 // workload's status, 128+n when signal n ended it.
 const (
-	exitClaimsFailed = 1   // a claim failed (in the kernel matrix); like a test runner's failure
+	exitClaimsFailed = 1   // a claim failed (in the kernel matrix), or a graded runner is below the pass mark; like a test runner's failure
 	exitUsage        = 64  // bad flags, missing command
 	exitBadSize      = 65  // --memory 100x, -1, below the minimum
 	exitBadName      = 66  // a group name with "/" or ".."
@@ -27,6 +28,7 @@ const (
 	exitNotOurs      = 77  // EX_NOPERM: memlab removes only an image it built
 	exitNoImage      = 78  // the lab image is missing and cannot be built
 	exitRegression   = 79  // the kernel matrix changed from its baseline (the cells are named)
+	exitBadRubric    = 80  // the grading rubric is missing or one the grader cannot apply
 	exitInterrupted  = 130 // Ctrl-C: what was started has been stopped and removed
 	exitNotFound     = 127 // the workload's command does not exist
 )
@@ -47,7 +49,7 @@ func exitCode(err error) int {
 		return exitNoCgroupFS
 	case errors.Is(err, runner.ErrCommandNotFound):
 		return exitNotFound
-	case errors.Is(err, errNoReport):
+	case errors.Is(err, errNoReport), errors.Is(err, grade.ErrNoReport):
 		return exitNoSuchReport
 	case errors.Is(err, docker.ErrNoEngine):
 		return exitNoEngine
@@ -57,7 +59,9 @@ func exitCode(err error) int {
 		return exitNoImage
 	case errors.Is(err, docker.ErrNotOurImage):
 		return exitNotOurs
-	case errors.Is(err, matrix.ErrClaimsFailed):
+	case errors.Is(err, grade.ErrBadRubric):
+		return exitBadRubric
+	case errors.Is(err, matrix.ErrClaimsFailed), errors.Is(err, grade.ErrBelowPassMark):
 		return exitClaimsFailed
 	case errors.Is(err, matrix.ErrRegression):
 		return exitRegression

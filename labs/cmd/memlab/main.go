@@ -1,6 +1,7 @@
 // Command memlab runs the cgroup memory labs: `memlab run` is the article's
 // program done right, `memlab report` turns a Ginkgo run into the claims
-// report, `memlab sweep` removes what a killed run left behind.
+// report, `memlab grade` scores a runner from the runner suite's report,
+// `memlab sweep` removes what a killed run left behind.
 package main
 
 import (
@@ -14,6 +15,7 @@ const usage = `usage:
   memlab run [--memory 100m] [--ns uts,mnt,pid|none] [--attach before-exec|after-start]
              [--name NAME] [--result FILE] -- CMD [ARGS...]
   memlab report [--from reports/ginkgo.json] [--out reports]
+  memlab grade [--rubric fixtures/rubric.json] [--from reports/runner.json] [--out reports]
   memlab matrix [--kernels LIST] [--modes v1,v2] [--baseline FILE] (see memlab matrix --help)
   memlab docker cgroup CONTAINER | image [--force] [--online] [--remove] | sweep
   memlab sweep
@@ -31,6 +33,8 @@ func main() {
 		code, err = cmdRun(os.Args[2:])
 	case "report":
 		err = cmdReport(os.Args[2:])
+	case "grade":
+		err = cmdGrade(os.Args[2:])
 	case "matrix":
 		err = cmdMatrix(os.Args[2:])
 	case "docker":

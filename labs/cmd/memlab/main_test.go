@@ -83,6 +83,8 @@ func TestBadInputIsOneLineWithItsOwnStatus(t *testing.T) {
 		{"not root", nobody, nil, []string{"run", "--", "true"}, exitNotRoot, "needs root"},
 		{"no cgroup filesystem", nil, noCgroupFS, []string{"run", "--", "true"}, exitNoCgroupFS, "no cgroup filesystem"},
 		{"no Docker engine", nil, noEngine, []string{"docker", "cgroup", "abc123"}, exitNoEngine, "Docker engine"},
+		{"grade without a report", nil, nil, []string{"grade", "--rubric", "../../../fixtures/rubric.json", "--from", "/nonexistent/runner.json"}, exitNoSuchReport, "no report to grade"},
+		{"grade without a rubric", nil, nil, []string{"grade", "--rubric", "/nonexistent/rubric.json"}, exitBadRubric, "bad rubric"},
 	}
 	before := labGroups(t)
 	for _, c := range cases {
@@ -122,7 +124,7 @@ func TestUnknownContainer(t *testing.T) {
 func TestStatusesAreDistinct(t *testing.T) {
 	seen := map[int]bool{}
 	for _, c := range []int{exitUsage, exitBadSize, exitBadName, exitNotRoot, exitNoCgroupFS, exitInternal, exitNoSuchReport, exitNotFound,
-		exitNoEngine, exitNoContainer, exitNotOurs, exitNoImage, exitRegression, exitInterrupted} {
+		exitNoEngine, exitNoContainer, exitNotOurs, exitNoImage, exitRegression, exitBadRubric, exitInterrupted} {
 		if seen[c] || c == 0 || c == 1 {
 			t.Errorf("exit status %d reused or ambiguous", c)
 		}

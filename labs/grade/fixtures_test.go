@@ -1,7 +1,8 @@
-package main
+package grade
 
 import (
 	"bytes"
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,28 +15,29 @@ import (
 	"github.com/memlab/memlab/labs/report/ledger"
 )
 
+var (
+	fixturesFlag = flag.Bool("grade.fixtures", false, "run the runner suite against every runner the rubric names (root; about two minutes)")
+	runsFlag     = flag.Int("grade.runs", 1, "with -grade.fixtures: runs of the suite per runner (determinism)")
+	onlyFlag     = flag.String("grade.only", "", "with -grade.fixtures: only the runners whose command contains this text")
+)
+
 // The runner suite, run against every runner the rubric names (the
-// reference and the broken ones in labs/grade/testdata/runners/): each must lose
+// reference and the broken ones in testdata/runners/): each must lose
 // exactly the specs the rubric says, on every run, and leave nothing
-// behind. Needs root; about two minutes. `make grade-check` runs it;
-// MEMLAB_GRADE_RUNS=10 repeats each runner (determinism), MEMLAB_GRADE_ONLY
-// keeps the runners whose command contains that text.
+// behind. Needs root; about two minutes. `make grade-check` runs it
+// (-grade.fixtures; GRADE_RUNS sets -grade.runs).
 func TestKnownRunnersLoseExactlyTheirPoints(t *testing.T) {
-	if os.Getenv("MEMLAB_GRADE_FIXTURES") == "" {
-		t.Skip("set MEMLAB_GRADE_FIXTURES=1 (make grade-check): needs root and runs the runner suite once per known runner, about two minutes")
+	if !*fixturesFlag {
+		t.Skip("pass -grade.fixtures (make grade-check): needs root and runs the runner suite once per known runner, about two minutes")
 	}
 	if os.Geteuid() != 0 {
-		t.Fatal("MEMLAB_GRADE_FIXTURES is set but this is not root: the runner suite writes the cgroup filesystem")
+		t.Fatal("-grade.fixtures needs root: the runner suite writes the cgroup filesystem")
 	}
-	runs := 1
-	if s := os.Getenv("MEMLAB_GRADE_RUNS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("MEMLAB_GRADE_RUNS=%q", s)
-		}
-		runs = n
+	if *runsFlag < 1 {
+		t.Fatalf("-grade.runs=%d: want 1 or more", *runsFlag)
 	}
-	root, err := filepath.Abs("../../..")
+	runs := *runsFlag
+	root, err := filepath.Abs(repoRoot)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +60,7 @@ func TestKnownRunnersLoseExactlyTheirPoints(t *testing.T) {
 	}
 
 	for _, f := range rub.Runner.Fixtures {
-		if only := os.Getenv("MEMLAB_GRADE_ONLY"); only != "" && !strings.Contains(f.Runner, only) {
+		if *onlyFlag != "" && !strings.Contains(f.Runner, *onlyFlag) {
 			continue
 		}
 		t.Run(strings.ReplaceAll(filepath.Base(f.Runner), " ", "-"), func(t *testing.T) {
@@ -68,12 +70,12 @@ func TestKnownRunnersLoseExactlyTheirPoints(t *testing.T) {
 			for i := range runs {
 				before := groupsUnder(layout.MemoryRoot)
 				report := filepath.Join(t.TempDir(), "runner.json")
-				cmd := exec.Command(suite, "--ginkgo.json-report="+report, "--ginkgo.label-filter=runner")
-				cmd.Dir = filepath.Join(root, "specs", "runner")
-				cmd.Env = append(os.Environ(), "MEMLAB_RUNNER="+f.Runner)
+				args := []string{"--ginkgo.json-report=" + report, "--ginkgo.label-filter=runner", "-memlab.runner=" + f.Runner}
 				if f.Timeout != "" {
-					cmd.Env = append(cmd.Env, "MEMLAB_RUNNER_TIMEOUT="+f.Timeout)
+					args = append(args, "-memlab.runner-timeout="+f.Timeout)
 				}
+				cmd := exec.Command(suite, args...)
+				cmd.Dir = filepath.Join(root, "specs", "runner")
 				var out bytes.Buffer
 				cmd.Stdout, cmd.Stderr = &out, &out
 				err := cmd.Run() // fails whenever the runner loses a spec
@@ -81,7 +83,7 @@ func TestKnownRunnersLoseExactlyTheirPoints(t *testing.T) {
 				if lerr != nil {
 					t.Fatalf("run %d: the suite (%v) left no report: %v\n%s", i+1, err, lerr, out.String())
 				}
-				g := GradeReports(rub, suites)
+				g := Score(rub, suites)
 				if len(g.Problems) > 0 {
 					t.Errorf("run %d: %v", i+1, g.Problems)
 				}

@@ -1,7 +1,8 @@
-package main
+package grade
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,7 +17,11 @@ import (
 	"github.com/memlab/memlab/labs/report/ledger"
 )
 
-const rubricPath = "../../../fixtures/rubric.json"
+// The repository root, seen from this package's directory (go test runs
+// tests there).
+const repoRoot = "../.."
+
+var rubricPath = filepath.Join(repoRoot, "fixtures", "rubric.json")
 
 func loadRubric(t *testing.T) Rubric {
 	t.Helper()
@@ -48,11 +53,11 @@ func TestRubricIsConsistent(t *testing.T) {
 		if ex.PassThreshold <= 0 || ex.PassThreshold > total {
 			t.Errorf("%s: pass threshold %d outside 1..%d", ex.Exercise, ex.PassThreshold, total)
 		}
-		if _, err := os.Stat(filepath.Join("../../..", ex.Exercise)); err != nil {
+		if _, err := os.Stat(filepath.Join(repoRoot, ex.Exercise)); err != nil {
 			t.Errorf("exercise handout: %v", err)
 		}
 	}
-	if _, err := os.Stat(filepath.Join("../../..", rub.Runner.Exercise)); err != nil {
+	if _, err := os.Stat(filepath.Join(repoRoot, rub.Runner.Exercise)); err != nil {
 		t.Errorf("exercise handout: %v", err)
 	}
 	names := map[string]bool{}
@@ -70,7 +75,7 @@ func TestRubricIsConsistent(t *testing.T) {
 // in specs/runner has points, under the same claim, and nothing else does.
 func TestRubricMatchesTheSuite(t *testing.T) {
 	rub := loadRubric(t)
-	files, err := filepath.Glob("../../../specs/runner/*_test.go")
+	files, err := filepath.Glob(filepath.Join(repoRoot, "specs", "runner", "*_test.go"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no runner suite sources: %v", err)
 	}
@@ -108,14 +113,14 @@ func report(states map[string]types.SpecState) []types.Report {
 	rep := types.Report{SuiteDescription: "runner contract: R1-R11", SuiteSucceeded: false}
 	rep.SpecReports = append(rep.SpecReports, types.SpecReport{
 		LeafNodeType: types.NodeTypeBeforeSuite, State: types.SpecStatePassed,
-		ReportEntries: types.ReportEntries{{Name: "memlab.runner", Value: types.WrapEntryValue("./student-runner")}},
+		ReportEntries: types.ReportEntries{{Name: EntryRunner, Value: types.WrapEntryValue("./student-runner")}},
 	})
 	for id, st := range states {
 		sr := types.SpecReport{
 			LeafNodeType: types.NodeTypeIt, State: st, RunTime: 1500 * time.Millisecond,
 			LeafNodeText:     id + " (G6): a spec",
 			LeafNodeLocation: types.CodeLocation{FileName: "/x/specs/runner/contract_test.go", LineNumber: 40},
-			ReportEntries: types.ReportEntries{{Name: "memlab.outcome",
+			ReportEntries: types.ReportEntries{{Name: EntryOutcome,
 				Value: types.WrapEntryValue("--memory 100m -- sh -c 'exit 3': exit status 3 after 12ms")}},
 		}
 		if st == types.SpecStateFailed {
@@ -139,7 +144,7 @@ func testRubric() Rubric {
 }
 
 func TestGradeScoresOnlyPassedSpecs(t *testing.T) {
-	g := GradeReports(testRubric(), report(map[string]types.SpecState{
+	g := Score(testRubric(), report(map[string]types.SpecState{
 		"R1": types.SpecStatePassed, "R2": types.SpecStateFailed, "R3": types.SpecStateSkipped,
 	}))
 	if g.Points != 5 || g.MaxPoints != 11 || g.Passed() {
@@ -167,14 +172,14 @@ func TestGradeScoresOnlyPassedSpecs(t *testing.T) {
 }
 
 func TestGradeFlagsSpecsTheRubricDoesNotKnow(t *testing.T) {
-	g := GradeReports(testRubric(), report(map[string]types.SpecState{"R1": types.SpecStatePassed, "R9": types.SpecStatePassed}))
+	g := Score(testRubric(), report(map[string]types.SpecState{"R1": types.SpecStatePassed, "R9": types.SpecStatePassed}))
 	if len(g.Problems) != 1 || !strings.Contains(g.Problems[0], "R9") {
 		t.Errorf("problems %v", g.Problems)
 	}
 }
 
 func TestClassroomResultFormat(t *testing.T) {
-	g := GradeReports(testRubric(), report(map[string]types.SpecState{
+	g := Score(testRubric(), report(map[string]types.SpecState{
 		"R1": types.SpecStatePassed, "R2": types.SpecStatePassed, "R3": types.SpecStateFailed, "R4": types.SpecStatePassed,
 	}))
 	b, err := g.Classroom()
@@ -217,7 +222,7 @@ func TestClassroomResultFormat(t *testing.T) {
 }
 
 func TestGradescopeResultFormat(t *testing.T) {
-	g := GradeReports(testRubric(), report(map[string]types.SpecState{"R1": types.SpecStatePassed, "R2": types.SpecStateFailed}))
+	g := Score(testRubric(), report(map[string]types.SpecState{"R1": types.SpecStatePassed, "R2": types.SpecStateFailed}))
 	b, err := g.Gradescope()
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +245,7 @@ func TestGradescopeResultFormat(t *testing.T) {
 	}
 }
 
-func TestRunExitsOnTheThreshold(t *testing.T) {
+func TestFromFilesFailsBelowThePassMark(t *testing.T) {
 	dir := t.TempDir()
 	rubric := filepath.Join(dir, "rubric.json")
 	rb, _ := json.Marshal(testRubric())
@@ -249,26 +254,64 @@ func TestRunExitsOnTheThreshold(t *testing.T) {
 	}
 	for _, c := range []struct {
 		states map[string]types.SpecState
-		exit   int
+		points int
+		want   error
 	}{
-		{map[string]types.SpecState{"R1": types.SpecStatePassed, "R4": types.SpecStatePassed}, 0}, // 6 of 11: on the mark
-		{map[string]types.SpecState{"R1": types.SpecStatePassed}, 1},                              // 5: below it
+		{map[string]types.SpecState{"R1": types.SpecStatePassed, "R4": types.SpecStatePassed}, 6, nil}, // on the mark
+		{map[string]types.SpecState{"R1": types.SpecStatePassed}, 5, ErrBelowPassMark},                 // below it
 	} {
 		from := filepath.Join(dir, "runner.json")
 		b, _ := json.Marshal(report(c.states))
 		if err := os.WriteFile(from, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if got := run([]string{"--rubric", rubric, "--from", from, "--out", dir}, io.Discard); got != c.exit {
-			t.Errorf("%v: exit %d, want %d", c.states, got, c.exit)
+		out := filepath.Join(dir, "out")
+		var text strings.Builder
+		g, err := FromFiles(rubric, from, out, &text)
+		if !errors.Is(err, c.want) || (c.want == nil && err != nil) {
+			t.Errorf("%v: error %v, want %v", c.states, err, c.want)
 		}
-		for _, f := range []string{"grades.json", "results.json"} {
-			if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+		if g.Points != c.points || !strings.Contains(text.String(), g.Summary()) {
+			t.Errorf("%v: %d points, text %q", c.states, g.Points, text.String())
+		}
+		for _, f := range []string{ClassroomFile, GradescopeFile} {
+			if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 				t.Error(err)
 			}
 		}
 	}
-	if got := run([]string{"--rubric", rubric, "--from", filepath.Join(dir, "none.json"), "--out", dir}, io.Discard); got != 2 {
-		t.Errorf("no report: exit %d, want 2", got)
+	if _, err := FromFiles(rubric, filepath.Join(dir, "none.json"), dir, io.Discard); !errors.Is(err, ErrNoReport) {
+		t.Errorf("no report: error %v, want ErrNoReport", err)
+	}
+}
+
+func TestBadRubricsAreRefused(t *testing.T) {
+	dir := t.TempDir()
+	noSpecs := testRubric()
+	noSpecs.Runner.Specs = nil
+	repeated := testRubric()
+	repeated.Runner.Specs[1].ID = "R1"
+	zero := testRubric()
+	zero.Runner.Specs[0].Points = 0
+	highMark := testRubric()
+	highMark.Runner.PassThreshold = 12
+	unknownLoss := testRubric()
+	unknownLoss.Runner.Fixtures = []FixtureLoss{{Runner: "x", Loses: []string{"R9"}}}
+	cases := map[string][]byte{"not JSON": []byte("{")}
+	for name, r := range map[string]Rubric{"no specs": noSpecs, "repeated id": repeated, "no points": zero,
+		"pass mark above full marks": highMark, "a fixture loses an unknown spec": unknownLoss} {
+		cases[name], _ = json.Marshal(r)
+	}
+	for name, b := range cases {
+		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".json")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadRubric(path); !errors.Is(err, ErrBadRubric) {
+			t.Errorf("%s: error %v, want ErrBadRubric", name, err)
+		}
+	}
+	if _, err := LoadRubric(filepath.Join(dir, "missing.json")); !errors.Is(err, ErrBadRubric) {
+		t.Errorf("missing rubric: error %v, want ErrBadRubric", err)
 	}
 }
