@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/memlab/memlab/labs/matrix/initramfs"
+	"github.com/memlab/memlab/labs/shquote"
 )
 
 // The cgroup modes a cell can boot into.
@@ -138,11 +139,7 @@ func guestConf(cfg Config) string {
 		t = 5 * time.Minute
 	}
 	return fmt.Sprintf("# written by labs/matrix/guest\nSUITE_TIMEOUT=%d\nLABEL_FILTER=%s\n",
-		int(t.Seconds()+0.5), shellQuote(cfg.LabelFilter))
-}
-
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+		int(t.Seconds()+0.5), shquote.Quote(cfg.LabelFilter))
 }
 
 func validName(s string) bool {
