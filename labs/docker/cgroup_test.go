@@ -222,7 +222,7 @@ func TestLabelledRun(t *testing.T) {
 	if err != nil || run != me {
 		t.Errorf("labelledRun(%s) = %+v, %v", me, run, err)
 	}
-	for _, bad := range []string{"", "manual", "-1-x", "abc-def", "1234-9f3a2b1c"} {
+	for _, bad := range []string{"", "manual", "-1-x", "abc-def", "1234-9f3a2b1c", "1234-5678"} {
 		if run, err := labelledRun(map[string]string{LabelRun: bad}); err == nil {
 			t.Errorf("run label %q read as %+v", bad, run)
 		}

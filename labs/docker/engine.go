@@ -123,7 +123,7 @@ func (e *Engine) String() string {
 	return fmt.Sprintf("engine %s (API %s, %s driver, cgroup v%s)", e.Version, e.APIVersion, e.CgroupDriver, e.CgroupVersion)
 }
 
-// RunLabel is this process's org.memlab.run value, "PID-STARTTIME".
+// RunLabel is this process's org.memlab.run value, "PID.STARTTIME".
 func (e *Engine) RunLabel() string { return e.run.String() }
 
 // ImagePresent says whether the engine has the image.

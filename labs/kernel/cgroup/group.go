@@ -38,12 +38,12 @@ func ValidateName(name string) error {
 type Group struct {
 	Layout Layout
 	Files  Files
-	Name   string // relative to the memory root, e.g. memlab/g5-1234-56789-9f3a2b
+	Name   string // relative to the memory root, e.g. memlab/g5-1234.56789-9f3a2b
 	Path   string // absolute directory
 }
 
 // Create makes a uniquely named group under the lab parent,
-// NAME-PID-STARTTIME-NONCE. The middle is the creating run's proc.RunID, so
+// NAME-PID.STARTTIME-NONCE. The middle is the creating run's proc.RunID, so
 // Sweep can tell a live run's group from a killed run's leftovers even once
 // the PID has been reused, and two runs can go at once; the nonce keeps one
 // run's groups of the same name apart.

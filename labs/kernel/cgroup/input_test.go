@@ -83,23 +83,24 @@ func FuzzDetectFromMountinfo(f *testing.F) {
 
 func TestOwnerReadsOnlyNamesCreateMakes(t *testing.T) {
 	for name, want := range map[string]proc.RunID{
-		"g5-1234-56789-9f3a2b":        {PID: 1234, Start: 56789},
-		"memlab/run-7-0-abcdef":       {PID: 7, Start: 0},
-		"my.lab_1-x-42-4242-000000":   {PID: 42, Start: 4242},
-		"memlab/g7group-9-123-ffffff": {PID: 9, Start: 123},
+		"g5-1234.56789-9f3a2b":        {PID: 1234, Start: 56789},
+		"memlab/run-7.0-abcdef":       {PID: 7, Start: 0},
+		"my.lab_1-x-42.4242-000000":   {PID: 42, Start: 4242},
+		"memlab/g7group-9.123-ffffff": {PID: 9, Start: 123},
 	} {
 		if run, ok := Owner(name); !ok || run != want {
 			t.Errorf("Owner(%q) = %+v, %v; want %+v", name, run, ok, want)
 		}
 	}
 	for _, name := range []string{
-		"docker", "memlab/a/b-1-2-ffffff", "other/g5-1-2-ffffff", "x-y", "g5-0-2-ffffff", "g5-abc-2-ffffff",
+		"docker", "memlab/a/b-1.2-ffffff", "other/g5-1.2-ffffff", "x-y", "g5-0.2-ffffff", "g5-abc.2-ffffff",
 		"g5-1234-9f3a2b",     // a PID and no start time: an older memlab's name
-		"g5-1-2-xyz123",      // not Create's nonce
-		"g5-1-2-FFFFFF",      // nor this
-		".hidden-1-2-ffffff", // a name ValidateName refuses
-		"-1-2-ffffff",        // no name at all
-		"g5-01-2-ffffff",     // not how RunID prints
+		"g5-1-2-ffffff",      // a PID and a start time, but not as RunID writes them
+		"g5-1.2-xyz123",      // not Create's nonce
+		"g5-1.2-FFFFFF",      // nor this
+		".hidden-1.2-ffffff", // a name ValidateName refuses
+		"-1.2-ffffff",        // no name at all
+		"g5-01.2-ffffff",     // not how RunID prints
 	} {
 		if run, ok := Owner(name); ok {
 			t.Errorf("Owner(%q) = %+v: not a name Create makes", name, run)

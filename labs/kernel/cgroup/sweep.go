@@ -44,7 +44,7 @@ func Sweep(ctx context.Context, l Layout) ([]string, error) {
 }
 
 // Owner reads the creating run out of a name Create made:
-// "NAME-PID-STARTTIME-NONCE", or "memlab/NAME-PID-STARTTIME-NONCE" relative
+// "NAME-PID.STARTTIME-NONCE", or "memlab/NAME-PID.STARTTIME-NONCE" relative
 // to the memory root. ok is false for any other name.
 func Owner(name string) (run proc.RunID, ok bool) {
 	leaf := name
@@ -56,10 +56,10 @@ func Owner(name string) (run proc.RunID, ok bool) {
 	}
 	parts := strings.Split(leaf, "-")
 	n := len(parts)
-	if n < 4 || !isNonce(parts[n-1]) || ValidateName(strings.Join(parts[:n-3], "-")) != nil {
+	if n < 3 || !isNonce(parts[n-1]) || ValidateName(strings.Join(parts[:n-2], "-")) != nil {
 		return proc.RunID{}, false
 	}
-	run, err := proc.ParseRunID(parts[n-3] + "-" + parts[n-2])
+	run, err := proc.ParseRunID(parts[n-2])
 	return run, err == nil
 }
 

@@ -21,7 +21,7 @@ type RunID struct {
 }
 
 // ErrBadRunID: text that is not a RunID's String.
-var ErrBadRunID = errors.New("not a run ID (PID-STARTTIME)")
+var ErrBadRunID = errors.New("not a run ID (PID.STARTTIME)")
 
 // current is read once: a process's own PID and start time never change.
 var current = sync.OnceValues(func() (RunID, error) {
@@ -36,13 +36,16 @@ var current = sync.OnceValues(func() (RunID, error) {
 // Current is this process's RunID.
 func Current() (RunID, error) { return current() }
 
-// String is "PID-STARTTIME", e.g. "4242-1234567": plain digits and a dash,
-// so it fits a cgroup name and a Docker label alike.
-func (id RunID) String() string { return fmt.Sprintf("%d-%d", id.PID, id.Start) }
+// String is "PID.STARTTIME", e.g. "4242.1234567": digits and a dot, so it
+// fits a cgroup name and a Docker label alike. The dot, not a dash, keeps
+// an older memlab, which read the number before a name's last dash as the
+// creating PID, from taking the start time for a PID and sweeping a live
+// run's group.
+func (id RunID) String() string { return fmt.Sprintf("%d.%d", id.PID, id.Start) }
 
 // ParseRunID reads what String wrote.
 func ParseRunID(s string) (RunID, error) {
-	pidText, startText, ok := strings.Cut(s, "-")
+	pidText, startText, ok := strings.Cut(s, ".")
 	if !ok || !digits(pidText) || !digits(startText) {
 		return RunID{}, fmt.Errorf("%w: %q", ErrBadRunID, s)
 	}
@@ -80,10 +83,10 @@ func (id RunID) Alive() bool {
 func (id RunID) Gone() (why string, gone bool) {
 	st, err := StartTime(id.PID)
 	if err != nil {
-		return fmt.Sprintf("PID %d is gone", id.PID), true
+		return fmt.Sprintf("PID %d has ended", id.PID), true
 	}
 	if st != id.Start {
-		return fmt.Sprintf("PID %d is gone; the PID now names another process (started at tick %d, not %d)", id.PID, st, id.Start), true
+		return fmt.Sprintf("PID %d now names another process (started at tick %d, not %d)", id.PID, st, id.Start), true
 	}
 	return "", false
 }
