@@ -10,6 +10,7 @@ require (
 	github.com/onsi/ginkgo/v2 v2.34.0
 	github.com/onsi/gomega v1.44.0
 	github.com/prometheus/procfs v0.23.0
+	golang.org/x/mod v0.36.0
 	golang.org/x/sys v0.50.0
 )
 
@@ -35,7 +36,6 @@ require (
 	go.opentelemetry.io/otel/metric v1.35.0 // indirect
 	go.opentelemetry.io/otel/trace v1.35.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
-	golang.org/x/mod v0.36.0 // indirect
 	golang.org/x/net v0.56.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/text v0.38.0 // indirect
@@ -43,3 +43,17 @@ require (
 )
 
 tool github.com/onsi/ginkgo/v2/ginkgo
+
+// github.com/docker/docker has no go.mod (it is +incompatible), so tidy
+// resolves the packages its client's tests import at their newest versions,
+// which drags OpenTelemetry and golang.org/x past what docker v28.5.2 was
+// built and tested with. These pin them at docker's own vendor.mod versions.
+require (
+	github.com/containerd/log v0.1.0 // indirect
+	github.com/moby/sys/atomicwriter v0.1.0 // indirect
+	github.com/moby/term v0.5.2 // indirect
+	github.com/morikuni/aec v1.0.0 // indirect
+	go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp v1.35.0 // indirect
+	golang.org/x/time v0.11.0 // indirect
+	gotest.tools/v3 v3.5.2 // indirect
+)

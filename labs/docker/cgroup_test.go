@@ -211,26 +211,23 @@ func TestParseStatsLine(t *testing.T) {
 	}
 }
 
-func TestRunAlive(t *testing.T) {
-	self := strconv.Itoa(os.Getpid())
-	st, err := proc.StartTime(os.Getpid())
+// A container's run label is the one run identity, proc.RunID; anything
+// else (a container labelled org.memlab=1 by hand) is no run at all.
+func TestLabelledRun(t *testing.T) {
+	me, err := proc.Current()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if alive, _, err := runAlive(self+"-abcd", strconv.FormatUint(st, 10)); !alive || err != nil {
-		t.Errorf("this process counted dead: %v", err)
+	run, err := labelledRun(map[string]string{LabelRun: me.String()})
+	if err != nil || run != me {
+		t.Errorf("labelledRun(%s) = %+v, %v", me, run, err)
 	}
-	if alive, why, _ := runAlive(self+"-abcd", strconv.FormatUint(st+1, 10)); alive {
-		t.Error("a recycled PID (other start time) counted alive")
-	} else if !strings.Contains(why, "another process") {
-		t.Errorf("why: %q", why)
-	}
-	if alive, _, _ := runAlive("2147483646-abcd", ""); alive {
-		t.Error("a PID that cannot exist counted alive")
-	}
-	for _, bad := range []string{"", "manual", "-1-x", "abc-def"} {
-		if _, _, err := runAlive(bad, ""); err == nil {
-			t.Errorf("run label %q accepted", bad)
+	for _, bad := range []string{"", "manual", "-1-x", "abc-def", "1234-9f3a2b1c", "1234-5678"} {
+		if run, err := labelledRun(map[string]string{LabelRun: bad}); err == nil {
+			t.Errorf("run label %q read as %+v", bad, run)
 		}
+	}
+	if _, err := labelledRun(nil); err == nil {
+		t.Error("a container without a run label read as a run")
 	}
 }

@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-
-	"github.com/prometheus/procfs"
 )
 
 // CLI is one docker command-line client on this host.
@@ -82,44 +80,4 @@ func (c CLI) Stats(ctx context.Context, id string) (StatsLine, string, error) {
 	}
 	l, err := ParseStatsLine(text)
 	return l, text, err
-}
-
-// Process is one process of a container as /proc shows it from the host.
-type Process struct {
-	PID        int    // host PID
-	NSPID      int    // the PID it has inside the container's PID namespace
-	Comm       string // what top shows as COMMAND
-	Resident   int64  // VmRSS: top's RES
-	Anon       int64  // RssAnon: its private memory, charged to its cgroup
-	File       int64  // RssFile: mapped file pages, charged to whoever read them first
-	PageTables int64  // VmPTE: its page tables, kernel memory charged to its cgroup
-	Cmdline    string
-}
-
-// ReadProcess reads a host process's memory and names.
-func ReadProcess(pid int) (Process, error) {
-	p, err := procfs.NewProc(pid)
-	if err != nil {
-		return Process{}, err
-	}
-	st, err := p.NewStatus()
-	if err != nil {
-		return Process{}, err
-	}
-	pr := Process{
-		PID: pid, Comm: st.Name, Resident: int64(st.VmRSS), Anon: int64(st.RssAnon), File: int64(st.RssFile),
-		PageTables: int64(st.VmPTE),
-	}
-	pr.NSPID = pid
-	if n := len(st.NSpids); n > 0 {
-		pr.NSPID = int(st.NSpids[n-1])
-	}
-	if args, err := p.CmdLine(); err == nil {
-		pr.Cmdline = strings.Join(args, " ")
-	}
-	return pr, nil
-}
-
-func (p Process) String() string {
-	return fmt.Sprintf("%s %d (PID %d inside)", p.Comm, p.PID, p.NSPID)
 }

@@ -72,7 +72,7 @@ func (e *Engine) Start(ctx context.Context, o Options) (*Container, error) {
 	name := fmt.Sprintf("%s-%d-%s", prefix, os.Getpid(), hex.EncodeToString(nonce))
 	cfg := &container.Config{
 		Image: o.Image, Cmd: o.Cmd,
-		Labels: map[string]string{LabelLab: "1", LabelRun: e.run, LabelRunStart: e.runStart},
+		Labels: map[string]string{LabelLab: "1", LabelRun: e.run.String()},
 	}
 	host := &container.HostConfig{
 		NetworkMode: "none",

@@ -10,12 +10,9 @@ package docker
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -45,12 +42,11 @@ var (
 )
 
 // Labels every memlab container carries. LabelRun names the creating run
-// (PID and a nonce), LabelRunStart the creating process's start time, so a
-// sweep never mistakes a recycled PID for a live run.
+// by proc.RunID (PID and start time), so a sweep never mistakes a recycled
+// PID for a live run.
 const (
-	LabelLab      = "org.memlab"
-	LabelRun      = "org.memlab.run"
-	LabelRunStart = "org.memlab.run.start"
+	LabelLab = "org.memlab"
+	LabelRun = "org.memlab.run"
 )
 
 // DefaultImage is the lab image BuildImage makes (MEMLAB_IMAGE overrides
@@ -78,8 +74,7 @@ type Engine struct {
 	CgroupDriver  string // cgroupfs or systemd
 	CgroupVersion string // "1" or "2"
 	OSType        string
-	run           string // this process's LabelRun value
-	runStart      string // this process's LabelRunStart value
+	run           proc.RunID // this process, for LabelRun
 }
 
 // Connect reaches the engine named by DOCKER_HOST (default the local
@@ -113,7 +108,7 @@ func Connect(ctx context.Context) (*Engine, error) {
 	if e.CgroupVersion == "" { // engines before 20.10 knew only v1
 		e.CgroupVersion = "1"
 	}
-	e.run, e.runStart, err = runIdentity()
+	e.run, err = proc.Current()
 	if err != nil {
 		_ = api.Close()
 		return nil, err
@@ -129,20 +124,8 @@ func (e *Engine) String() string {
 	return fmt.Sprintf("engine %s (API %s, %s driver, cgroup v%s)", e.Version, e.APIVersion, e.CgroupDriver, e.CgroupVersion)
 }
 
-// RunLabel is this process's org.memlab.run value, "<pid>-<nonce>".
-func (e *Engine) RunLabel() string { return e.run }
-
-func runIdentity() (run, start string, err error) {
-	nonce := make([]byte, 4)
-	if _, err := rand.Read(nonce); err != nil {
-		return "", "", err
-	}
-	st, err := proc.StartTime(os.Getpid())
-	if err != nil {
-		return "", "", fmt.Errorf("reading this process's start time: %w", err)
-	}
-	return fmt.Sprintf("%d-%s", os.Getpid(), hex.EncodeToString(nonce)), strconv.FormatUint(st, 10), nil
-}
+// RunLabel is this process's org.memlab.run value, "PID.STARTTIME".
+func (e *Engine) RunLabel() string { return e.run.String() }
 
 // ImagePresent says whether the engine has the image.
 func (e *Engine) ImagePresent(ctx context.Context, ref string) (bool, error) {
@@ -181,39 +164,33 @@ func (e *Engine) Sweep(ctx context.Context) ([]Swept, error) {
 		if len(c.Names) > 0 {
 			s.Name = strings.TrimPrefix(c.Names[0], "/")
 		}
-		alive, why, perr := runAlive(s.Run, c.Labels[LabelRunStart])
-		switch {
-		case perr != nil:
-			s.Why = perr.Error() + ": left alone"
-		case alive:
+		run, err := labelledRun(c.Labels)
+		if err != nil {
+			s.Why = err.Error() + ": left alone"
+			swept = append(swept, s)
 			continue
-		default:
-			if err := e.remove(ctx, c.ID); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			s.Why, s.Removed = why, true
 		}
+		why, gone := run.Gone()
+		if !gone {
+			continue
+		}
+		if err := e.remove(ctx, c.ID); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.Why, s.Removed = "its run is gone: "+why, true
 		swept = append(swept, s)
 	}
 	return swept, errors.Join(errs...)
 }
 
-// runAlive says whether the run that made a container is still alive.
-func runAlive(run, start string) (alive bool, why string, err error) {
-	pidText, _, ok := strings.Cut(run, "-")
-	pid, perr := strconv.Atoi(pidText)
-	if !ok || perr != nil || pid <= 0 {
-		return false, "", fmt.Errorf("label %s=%q is not <pid>-<nonce>", LabelRun, run)
-	}
-	st, err := proc.StartTime(pid)
+// labelledRun reads the run that made a container from its labels.
+func labelledRun(labels map[string]string) (proc.RunID, error) {
+	run, err := proc.ParseRunID(labels[LabelRun])
 	if err != nil {
-		return false, fmt.Sprintf("its run (PID %d) is gone", pid), nil
+		return run, fmt.Errorf("label %s=%q: %w", LabelRun, labels[LabelRun], err)
 	}
-	if start != "" && start != strconv.FormatUint(st, 10) {
-		return false, fmt.Sprintf("its run (PID %d) is gone; the PID now names another process", pid), nil
-	}
-	return true, "", nil
+	return run, nil
 }
 
 // remove force-removes a container by ID (SIGKILL to all in it, then its

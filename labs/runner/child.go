@@ -113,15 +113,21 @@ func childMain(args []string) int {
 		if pid != cmd.Process.Pid {
 			continue
 		}
-		rep := exitReport{Exit: ws.ExitStatus()}
-		if ws.Signaled() {
-			rep.Signal = int(ws.Signal())
-			rep.Exit = 128 + rep.Signal
-		}
+		var rep exitReport
+		rep.Exit, rep.Signal = exitStatus(ws)
 		rep.HWM = proc.SelfPeakKiB()
 		_ = json.NewEncoder(report).Encode(rep)
 		return rep.Exit
 	}
+}
+
+// exitStatus is a wait status as a shell reports it: the exit code, or
+// 128+n when signal n ended the process (then signal is n, else 0).
+func exitStatus(ws syscall.WaitStatus) (code, signal int) {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal()), int(ws.Signal())
+	}
+	return ws.ExitStatus(), 0
 }
 
 // setupNamespaces finishes what clone began: a hostname of our own, mounts

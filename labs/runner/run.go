@@ -254,8 +254,7 @@ func (r *Run) wait() (Result, error) {
 		res.ChildError = fmt.Sprintf("the child ended without a report: %v", werr)
 		res.ExitCode = -1
 		if st, ok := r.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && st.Signaled() {
-			res.Signal = int(st.Signal())
-			res.ExitCode = 128 + res.Signal
+			res.ExitCode, res.Signal = exitStatus(st)
 		}
 	}
 	// Not rusage: wait4's ru_maxrss is the largest of the whole waited tree,

@@ -222,15 +222,15 @@ func kib(b int64) string { return fmt.Sprintf("%d KiB", b>>10) }
 func mib(b int64) string { return fmt.Sprintf("%.2f MiB", float64(b)/(1<<20)) }
 
 // tasks names the container's processes other than stress's worker.
-func others() []docker.Process {
+func others() []proc.Status {
 	pids, err := the.g.Procs()
 	Expect(err).NotTo(HaveOccurred())
-	var out []docker.Process
+	var out []proc.Status
 	for _, pid := range pids {
 		if pid == the.worker.PID {
 			continue
 		}
-		p, err := docker.ReadProcess(pid)
+		p, err := proc.ReadStatus(pid)
 		Expect(err).NotTo(HaveOccurred())
 		out = append(out, p)
 	}

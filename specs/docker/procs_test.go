@@ -7,7 +7,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/memlab/memlab/labs/docker"
+	"github.com/memlab/memlab/labs/kernel/proc"
 	"github.com/memlab/memlab/specs/claim"
 )
 
@@ -16,7 +16,7 @@ var _ = Describe("D8: top's RES of stress is below the cgroup usage because othe
 		It(fmt.Sprintf("D8: the worker's RES from /proc against %s, and what else the group is charged for", m.Files.Usage), Label("docker"), m.Label(), func() {
 			d := labFor(m)
 			r := settled(m)
-			w, err := docker.ReadProcess(d.worker.PID)
+			w, err := proc.ReadStatus(d.worker.PID)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(w.Resident).To(BeNumerically(">=", stressed), "the worker holds its 100m")
 			Expect(w.Resident).To(BeNumerically("<", r.usage), "the article's observation: RES below the group's usage")
@@ -75,7 +75,7 @@ var _ = Describe("D9: cgroup.procs lists the host PIDs of all the container's pr
 
 			var named []string
 			for _, pid := range procs {
-				p, err := docker.ReadProcess(pid)
+				p, err := proc.ReadStatus(pid)
 				Expect(err).NotTo(HaveOccurred())
 				// Host PIDs: inside its PID namespace each has another one.
 				if pid == d.c.InitPID {

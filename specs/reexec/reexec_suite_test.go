@@ -3,6 +3,7 @@
 package reexec_test
 
 import (
+	"io"
 	"os"
 	"testing"
 
@@ -35,21 +36,11 @@ func lab(l cgroup.Layout, name string, command ...string) (runner.Options, *gbyt
 	flags, err := runner.ParseNamespaces(runner.DefaultNamespaces)
 	Expect(err).NotTo(HaveOccurred())
 	out := gbytes.NewBuffer()
-	w := NewMultiWriter(out)
+	w := io.MultiWriter(GinkgoWriter, out) // the spec asserts on out; the log shows it too
 	return runner.Options{
 		Layout: l, Name: name, Limit: limit100m, Namespaces: flags, Attach: runner.BeforeExec,
 		Command: command, Stdout: w, Stderr: w,
 	}, out
-}
-
-// NewMultiWriter sends the workload's output to the spec and to Ginkgo's log.
-func NewMultiWriter(buf *gbytes.Buffer) *multi { return &multi{buf} }
-
-type multi struct{ buf *gbytes.Buffer }
-
-func (m *multi) Write(p []byte) (int, error) {
-	_, _ = GinkgoWriter.Write(p)
-	return m.buf.Write(p)
 }
 
 // stress is the article's workload: one worker holding size bytes.

@@ -15,12 +15,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/memlab/memlab/labs/checkout"
 	"github.com/memlab/memlab/labs/report/ledger"
 )
 
 var repo = func() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	root, err := checkout.Root()
+	if err != nil {
+		panic(err)
+	}
+	return root
 }()
 
 // lab is one fake world: a host checkout (reports land there), one guest

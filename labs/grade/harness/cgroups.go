@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/onsi/gomega"
@@ -78,7 +77,7 @@ func (h *Harness) foreignGroup(dir string, mine map[int]bool) bool {
 			return true
 		}
 	}
-	if pid, ok := cgroup.Creator(dir); ok && !mine[pid] && syscall.Kill(pid, 0) == nil {
+	if run, ok := cgroup.Owner(dir); ok && !mine[run.PID] && run.Alive() {
 		return true
 	}
 	return false

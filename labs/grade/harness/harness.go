@@ -114,17 +114,3 @@ func ResolveRunner(line, base string) ([]string, error) {
 	words[0] = path
 	return words, nil
 }
-
-// shellQuote writes argv as a shell would need it typed, for the
-// transcript and the grade's feedback.
-func shellQuote(argv []string) string {
-	q := make([]string, len(argv))
-	for i, a := range argv {
-		if a != "" && !strings.ContainsAny(a, " \t\n'\"$&;|<>()*?!\\`#~{}[]") {
-			q[i] = a
-		} else {
-			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-	}
-	return strings.Join(q, " ")
-}

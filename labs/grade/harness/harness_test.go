@@ -288,15 +288,20 @@ func TestNewGroupsAreOnlyTheRunners(t *testing.T) {
 	}
 	defer func() { _ = mine.Process.Kill(); _ = mine.Wait() }()
 
-	mkgroup(t, root, "shell-runner-1/a/b")                           // empty: the runner's
-	mkgroup(t, root, "holds-mine", mine.Process.Pid)                 // only our processes: the runner's
-	mkgroup(t, root, "other/x", 1)                                   // init's: someone else's, and so is other
-	mkgroup(t, root, cgroup.LabParent+"/run-1-000000")               // made by a live memlab run that is not ours
-	mkgroup(t, root, cgroup.LabParent+"/run-4194304-000000")         // its run is gone (above pid_max's limit): the runner's
+	mkgroup(t, root, "shell-runner-1/a/b")           // empty: the runner's
+	mkgroup(t, root, "holds-mine", mine.Process.Pid) // only our processes: the runner's
+	mkgroup(t, root, "other/x", 1)                   // init's: someone else's, and so is other
+	initStart, err := proc.StartTime(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := proc.RunID{PID: 1, Start: initStart}.String()
+	mkgroup(t, root, cgroup.LabParent+"/run-"+live+"-000000")        // made by a live memlab run that is not ours
+	mkgroup(t, root, cgroup.LabParent+"/run-4194304.1-000000")       // its run is gone (above pid_max's limit): the runner's
 	mkgroup(t, root, "system.slice/old-is-new", 1, mine.Process.Pid) // a foreign process among ours
 
 	got := h.NewGroups(before)
-	want := []string{"shell-runner-1/a/b", cgroup.LabParent + "/run-4194304-000000", "shell-runner-1/a", "holds-mine", "shell-runner-1"}
+	want := []string{"shell-runner-1/a/b", cgroup.LabParent + "/run-4194304.1-000000", "shell-runner-1/a", "holds-mine", "shell-runner-1"}
 	if !slices.Equal(got, want) {
 		t.Errorf("NewGroups = %q\n               want %q", got, want)
 	}

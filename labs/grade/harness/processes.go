@@ -10,6 +10,7 @@ import (
 	"github.com/onsi/gomega"
 
 	"github.com/memlab/memlab/labs/kernel/proc"
+	"github.com/memlab/memlab/labs/shquote"
 )
 
 // Descendants lists this process's live descendants (zombies left out):
@@ -72,7 +73,7 @@ func (h *Harness) FindCommand(r *Run, argv []string) proc.Process {
 			}
 		}
 		return false
-	}).WithTimeout(h.Timeout).WithPolling(5*time.Millisecond).Should(gomega.BeTrue(), "CMD (%s) never appeared", shellQuote(argv))
+	}).WithTimeout(h.Timeout).WithPolling(5*time.Millisecond).Should(gomega.BeTrue(), "CMD (%s) never appeared", shquote.Join(argv))
 	return found
 }
 

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/memlab/memlab/labs/shquote"
 	"github.com/onsi/gomega"
 	"github.com/onsi/gomega/gbytes"
 )
@@ -51,11 +52,11 @@ func (h *Harness) start(offset int, size string, command ...string) *Run {
 	r := &Run{Argv: argv, Out: gbytes.NewBuffer(), h: h, done: make(chan struct{})}
 	r.cmd = exec.Command(argv[0], argv[1:]...)
 	r.cmd.Dir = h.Dir
-	w := &tee{log: h.Log, buf: r.Out}
+	w := io.MultiWriter(h.Log, r.Out)
 	r.cmd.Stdout, r.cmd.Stderr = w, w
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	r.cmd.WaitDelay = exitGrace // a process the runner left may hold its output open
-	fmt.Fprintf(h.Log, "$ %s\n", shellQuote(argv))
+	fmt.Fprintf(h.Log, "$ %s\n", shquote.Join(argv))
 	r.start = time.Now()
 	h.G.ExpectWithOffset(offset+1, r.cmd.Start()).To(gomega.Succeed(), "starting the runner")
 	h.active.Store(r.cmd.Process.Pid, r)
@@ -94,7 +95,7 @@ func (r *Run) Wait() *Run {
 	r.filed.Do(func() {
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		cmd := shellQuote(r.Argv[len(r.h.Runner):])
+		cmd := shquote.Join(r.Argv[len(r.h.Runner):])
 		line := fmt.Sprintf("%s: exit status %d after %s", cmd, r.exit, r.elapsed.Round(time.Millisecond))
 		if r.timedOut {
 			line = fmt.Sprintf("%s: killed at the %s timeout", cmd, r.h.Timeout)
@@ -147,16 +148,4 @@ func (h *Harness) StopActiveRuns() {
 		}
 		return true
 	})
-}
-
-// tee hands the runner's output to the transcript as it comes and keeps it
-// for the spec to read.
-type tee struct {
-	log io.Writer
-	buf *gbytes.Buffer
-}
-
-func (t *tee) Write(p []byte) (int, error) {
-	_, _ = t.log.Write(p)
-	return t.buf.Write(p)
 }

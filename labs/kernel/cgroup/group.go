@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/memlab/memlab/labs/kernel/proc"
 )
 
 // LabParent is the one directory under the memory hierarchy that holds every
@@ -36,15 +38,21 @@ func ValidateName(name string) error {
 type Group struct {
 	Layout Layout
 	Files  Files
-	Name   string // relative to the memory root, e.g. memlab/g5-1234-9f3a
+	Name   string // relative to the memory root, e.g. memlab/g5-1234.56789-9f3a2b
 	Path   string // absolute directory
 }
 
-// Create makes a uniquely named group under the lab parent. The unique part
-// carries the creating PID, so Sweep can tell a live run's group from a
-// killed run's leftovers and two runs can go at once.
+// Create makes a uniquely named group under the lab parent,
+// NAME-PID.STARTTIME-NONCE. The middle is the creating run's proc.RunID, so
+// Sweep can tell a live run's group from a killed run's leftovers even once
+// the PID has been reused, and two runs can go at once; the nonce keeps one
+// run's groups of the same name apart.
 func Create(l Layout, name string) (*Group, error) {
 	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
+	run, err := proc.Current()
+	if err != nil {
 		return nil, err
 	}
 	parent := filepath.Join(l.MemoryRoot, LabParent)
@@ -52,7 +60,7 @@ func Create(l Layout, name string) (*Group, error) {
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
-	leaf := fmt.Sprintf("%s-%d-%s", name, os.Getpid(), hex.EncodeToString(nonce))
+	leaf := fmt.Sprintf("%s-%s-%s", name, run, hex.EncodeToString(nonce))
 	g := &Group{Layout: l, Files: FilesFor(l.Version), Name: filepath.Join(LabParent, leaf), Path: filepath.Join(parent, leaf)}
 	// A concurrent run may remove an empty lab parent between our mkdirs; retry.
 	for attempt := 0; ; attempt++ {

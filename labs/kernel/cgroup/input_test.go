@@ -2,8 +2,13 @@ package cgroup
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/memlab/memlab/labs/kernel/proc"
 )
 
 func TestParseSizeMeansWhatDockerMeans(t *testing.T) {
@@ -76,15 +81,71 @@ func FuzzDetectFromMountinfo(f *testing.F) {
 	})
 }
 
-func TestCreatorReadsOnlyNamesCreateMakes(t *testing.T) {
-	for name, want := range map[string]int{"g5-1234-9f3a2b": 1234, "memlab/run-7-abcdef": 7, "my.lab_1-x-42-000000": 42} {
-		if pid, ok := Creator(name); !ok || pid != want {
-			t.Errorf("Creator(%q) = %d, %v; want %d", name, pid, ok, want)
+func TestOwnerReadsOnlyNamesCreateMakes(t *testing.T) {
+	for name, want := range map[string]proc.RunID{
+		"g5-1234.56789-9f3a2b":        {PID: 1234, Start: 56789},
+		"memlab/run-7.0-abcdef":       {PID: 7, Start: 0},
+		"my.lab_1-x-42.4242-000000":   {PID: 42, Start: 4242},
+		"memlab/g7group-9.123-ffffff": {PID: 9, Start: 123},
+	} {
+		if run, ok := Owner(name); !ok || run != want {
+			t.Errorf("Owner(%q) = %+v, %v; want %+v", name, run, ok, want)
 		}
 	}
-	for _, name := range []string{"docker", "memlab/a/b-1-ff", "other/g5-1-ff", "x-y", "g5-0-ff", "g5-abc-ff"} {
-		if pid, ok := Creator(name); ok {
-			t.Errorf("Creator(%q) = %d: not a name Create makes", name, pid)
+	for _, name := range []string{
+		"docker", "memlab/a/b-1.2-ffffff", "other/g5-1.2-ffffff", "x-y", "g5-0.2-ffffff", "g5-abc.2-ffffff",
+		"g5-1234-9f3a2b",     // a PID and no start time: an older memlab's name
+		"g5-1-2-ffffff",      // a PID and a start time, but not as RunID writes them
+		"g5-1.2-xyz123",      // not Create's nonce
+		"g5-1.2-FFFFFF",      // nor this
+		".hidden-1.2-ffffff", // a name ValidateName refuses
+		"-1.2-ffffff",        // no name at all
+		"g5-01.2-ffffff",     // not how RunID prints
+	} {
+		if run, ok := Owner(name); ok {
+			t.Errorf("Owner(%q) = %+v: not a name Create makes", name, run)
 		}
+	}
+}
+
+// The sweep must not trust a PID alone: a group whose name carries a PID
+// that is alive now, but held by a process with another start time, is a
+// dead run's leftover. Here the PID is this test's own, so it is certainly
+// alive; only the start time differs.
+func TestSweepRemovesTheGroupOfAReusedPID(t *testing.T) {
+	me, err := proc.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reused := proc.RunID{PID: me.PID, Start: me.Start + 1}
+	gone := proc.RunID{PID: 2147483646, Start: 1} // above any pid_max
+	l := Layout{Version: 2, MemoryRoot: t.TempDir()}
+	names := map[string]bool{ // leaf -> the sweep should take it
+		"run-" + me.String() + "-aaaaaa":     false, // this live run's
+		"run-" + reused.String() + "-bbbbbb": true,  // a reused PID's
+		"g5-" + gone.String() + "-cccccc":    true,  // a PID that is free
+		"made-by-hand":                       false, // not Create's
+	}
+	for leaf := range names {
+		if err := os.MkdirAll(filepath.Join(l.MemoryRoot, LabParent, leaf), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A plain directory has no cgroup.procs, which RemoveTree takes for a
+	// group already gone: Sweep's list is its decision, made without root.
+	removed, err := Sweep(t.Context(), l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for leaf, take := range names {
+		if take {
+			want = append(want, filepath.Join(LabParent, leaf))
+		}
+	}
+	slices.Sort(want)
+	slices.Sort(removed)
+	if !slices.Equal(removed, want) {
+		t.Errorf("Sweep removed %q; want %q", removed, want)
 	}
 }

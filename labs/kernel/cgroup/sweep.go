@@ -5,14 +5,15 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
+
+	"github.com/memlab/memlab/labs/kernel/proc"
 )
 
 // Sweep removes the groups that runs killed before they could clean up:
-// every group under the lab parent whose creating PID is gone. Groups of
-// runs still alive are left alone. It returns the names it removed.
+// every group under the lab parent whose creating run is gone, by PID and
+// start time, so a PID reused by another process keeps nothing alive.
+// Groups of runs still alive are left alone. It returns the names it removed.
 func Sweep(ctx context.Context, l Layout) ([]string, error) {
 	parent := filepath.Join(l.MemoryRoot, LabParent)
 	entries, err := os.ReadDir(parent)
@@ -29,7 +30,7 @@ func Sweep(ctx context.Context, l Layout) ([]string, error) {
 			continue
 		}
 		// A name Create did not make is left alone, as is a live run's group.
-		if pid, ok := Creator(e.Name()); !ok || alive(pid) {
+		if run, ok := Owner(e.Name()); !ok || run.Alive() {
 			continue
 		}
 		if err := RemoveTree(ctx, l, filepath.Join(parent, e.Name())); err != nil {
@@ -42,29 +43,35 @@ func Sweep(ctx context.Context, l Layout) ([]string, error) {
 	return removed, errors.Join(errs...)
 }
 
-// Creator reads the creating run's PID out of a name Create made:
-// "NAME-PID-NONCE", or "memlab/NAME-PID-NONCE" relative to the memory root.
-// ok is false for any other name.
-func Creator(name string) (pid int, ok bool) {
+// Owner reads the creating run out of a name Create made:
+// "NAME-PID.STARTTIME-NONCE", or "memlab/NAME-PID.STARTTIME-NONCE" relative
+// to the memory root. ok is false for any other name.
+func Owner(name string) (run proc.RunID, ok bool) {
 	leaf := name
 	if dir, rest, nested := strings.Cut(name, "/"); nested {
 		if dir != LabParent || strings.Contains(rest, "/") {
-			return 0, false
+			return proc.RunID{}, false
 		}
 		leaf = rest
 	}
 	parts := strings.Split(leaf, "-")
-	if len(parts) < 3 {
-		return 0, false
+	n := len(parts)
+	if n < 3 || !isNonce(parts[n-1]) || ValidateName(strings.Join(parts[:n-2], "-")) != nil {
+		return proc.RunID{}, false
 	}
-	pid, err := strconv.Atoi(parts[len(parts)-2])
-	if err != nil || pid <= 0 {
-		return 0, false
-	}
-	return pid, true
+	run, err := proc.ParseRunID(parts[n-2])
+	return run, err == nil
 }
 
-func alive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+// isNonce: Create's nonce is three random bytes in hex.
+func isNonce(s string) bool {
+	if len(s) != 6 {
+		return false
+	}
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789abcdef", r) {
+			return false
+		}
+	}
+	return true
 }

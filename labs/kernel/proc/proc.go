@@ -1,7 +1,8 @@
 // Package proc answers the questions the labs ask of /proc: which processes
 // descend from a PID, which threads a process has, which memory cgroup a
-// thread is in, and how much resident memory a process holds (top's RES).
-// Parsing is prometheus/procfs's.
+// thread is in, how much memory a process holds (top's RES), and whether the
+// process that made something is still alive (RunID). Parsing is
+// prometheus/procfs's.
 package proc
 
 import (
@@ -129,15 +130,46 @@ func ResidentBytes(pid int) (int64, error) {
 // PageTableBytes is how much memory a process's page tables take (VmPTE),
 // kernel memory that a memory cgroup is charged for.
 func PageTableBytes(pid int) (int64, error) {
+	st, err := ReadStatus(pid)
+	return st.PageTables, err
+}
+
+// Status is one process's names and memory as /proc/PID/status tells them.
+type Status struct {
+	PID        int    // as this process sees it (the host's, from the host)
+	NSPID      int    // the PID it has inside its own PID namespace
+	Comm       string // what top shows as COMMAND
+	Resident   int64  // VmRSS: top's RES
+	Anon       int64  // RssAnon: its private memory, charged to its cgroup
+	File       int64  // RssFile: mapped file pages, charged to whoever read them first
+	PageTables int64  // VmPTE: its page tables, kernel memory charged to its cgroup
+	Cmdline    []string
+}
+
+func (s Status) String() string {
+	return fmt.Sprintf("%s %d (PID %d inside)", s.Comm, s.PID, s.NSPID)
+}
+
+// ReadStatus reads a process's memory and names.
+func ReadStatus(pid int) (Status, error) {
 	p, err := procfs.NewProc(pid)
 	if err != nil {
-		return 0, err
+		return Status{}, err
 	}
 	st, err := p.NewStatus()
 	if err != nil {
-		return 0, err
+		return Status{}, err
 	}
-	return int64(st.VmPTE), nil
+	s := Status{
+		PID: pid, NSPID: pid, Comm: st.Name, Resident: int64(st.VmRSS), Anon: int64(st.RssAnon), File: int64(st.RssFile),
+		PageTables: int64(st.VmPTE),
+	}
+	// NSpid lists the PID in each namespace, outermost first.
+	if n := len(st.NSpids); n > 0 {
+		s.NSPID = int(st.NSpids[n-1])
+	}
+	s.Cmdline, _ = p.CmdLine()
+	return s, nil
 }
 
 // stat reads /proc/PID/stat.

@@ -35,3 +35,23 @@ func TestMemoryCgroup(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestReadStatusOfThisProcess(t *testing.T) {
+	s, err := ReadStatus(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Seen from its own PID namespace, a process's innermost PID is its PID.
+	if s.PID != os.Getpid() || s.NSPID != os.Getpid() {
+		t.Errorf("PID %d, NSPID %d; want both %d", s.PID, s.NSPID, os.Getpid())
+	}
+	if s.Resident <= 0 || s.Anon <= 0 || s.Anon > s.Resident || s.PageTables <= 0 {
+		t.Errorf("memory: %+v", s)
+	}
+	if len(s.Cmdline) == 0 || s.Cmdline[0] != os.Args[0] || s.Comm == "" {
+		t.Errorf("names: comm %q, cmdline %q; want argv[0] %q", s.Comm, s.Cmdline, os.Args[0])
+	}
+	if _, err := ReadStatus(2147483646); err == nil {
+		t.Error("read a PID above any pid_max")
+	}
+}

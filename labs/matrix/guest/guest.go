@@ -8,10 +8,10 @@ package guest
 import (
 	_ "embed"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/memlab/memlab/labs/rootfs"
+	"github.com/memlab/memlab/labs/shquote"
 )
 
 // The cgroup modes a cell can boot into.
@@ -105,11 +105,7 @@ func guestConf(cfg Config) string {
 		t = 5 * time.Minute
 	}
 	return fmt.Sprintf("# written by labs/matrix/guest\nSUITE_TIMEOUT=%d\nLABEL_FILTER=%s\n",
-		int(t.Seconds()+0.5), shellQuote(cfg.LabelFilter))
-}
-
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+		int(t.Seconds()+0.5), shquote.Quote(cfg.LabelFilter))
 }
 
 func validName(s string) bool {
