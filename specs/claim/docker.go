@@ -4,7 +4,7 @@ import (
 	"os"
 	"strings"
 
-	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2"
 
 	"github.com/memlab/memlab/labs/report/ledger"
 )
@@ -13,6 +13,10 @@ import (
 // fails the Docker claims instead of skipping them: a broken provisioning
 // step must not hide behind skips.
 const RequireDockerVar = "MEMLAB_REQUIRE_DOCKER"
+
+// NeedsDocker labels the specs that need a Docker engine, so that a run
+// can leave them out: --label-filter='!docker'.
+var NeedsDocker = ginkgo.Label("docker")
 
 // RecordDockerEnv files the environment with the Docker engine's and the
 // CLIs' versions. Call it from BeforeSuite in place of RecordEnv: it files
@@ -28,17 +32,18 @@ func RecordDockerEnv(engine, cli string) {
 		}
 	}
 	env.Docker = strings.Join(parts, "; ")
-	AddReportEntry(ledger.EntryEnv, env)
+	ginkgo.AddReportEntry(ledger.EntryEnv, env)
 }
 
 // NoDocker ends a spec that needs the engine when there is none: a skip
 // with the reason, or, when MEMLAB_REQUIRE_DOCKER=1, a one-line failure.
 func NoDocker(reason string) {
+	ginkgo.GinkgoHelper()
 	reason = firstLine(reason)
 	if os.Getenv(RequireDockerVar) == "1" {
-		Fail(RequireDockerVar + "=1 but " + reason)
+		ginkgo.Fail(RequireDockerVar + "=1 but " + reason)
 	}
-	Skip(reason)
+	ginkgo.Skip(reason)
 }
 
 func firstLine(s string) string {

@@ -113,6 +113,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 // no Docker engine (a failure instead when MEMLAB_REQUIRE_DOCKER=1). If
 // the spec fails, the container's evidence is filed.
 func labFor(m claim.Mode) *lab {
+	GinkgoHelper()
 	m.Lab()
 	if the.noEngine != "" {
 		claim.NoDocker(the.noEngine)
