@@ -66,31 +66,15 @@ var _ = claim.Describe("G5", func(m claim.Mode) string {
 	var workerPTE int64  // the page tables of a worker holding its 99m (VmPTE)
 	for i := range g5Runs {
 		Expect(ctx.Err()).NotTo(HaveOccurred(), "interrupted: start no more runs")
+		By(fmt.Sprintf("run %d of %d: starting stress 99m in a 100m group", i+1, g5Runs))
 		o, out := lab(l, "g5", stress("99m")...)
 		o.SampleEvery = claim.SampleEvery // the peak, where the kernel keeps none
 		r := claim.Start(o)
-		// Wait until the worker has touched all of its 99m (only then can
-		// no more of its allocations trigger the OOM killer), or until the
-		// kernel has killed it on the way there and the run has ended.
-		Eventually(func() bool {
-			select {
-			case <-r.Done():
-				return true
-			default:
-			}
-			w, ok := worker(r)
-			if !ok {
-				return false
-			}
-			rss, err := proc.ResidentBytes(w.PID)
-			if err != nil || rss < 99<<20 {
-				return false
-			}
-			if pte, err := proc.PageTableBytes(w.PID); err == nil {
-				workerPTE = max(workerPTE, pte)
-			}
-			return true
-		}).Should(BeTrue())
+
+		By("waiting until the worker holds all of its 99m, or the kernel has killed it")
+		workerPTE = max(workerPTE, awaitWorkerHolding(r, 99<<20))
+
+		By("stopping the run, and reading its peak and OOM kills")
 		res, err := r.Stop()
 		Expect(err).NotTo(HaveOccurred())
 		if i == 0 {
@@ -102,27 +86,18 @@ var _ = claim.Describe("G5", func(m claim.Mode) string {
 			heldBefore = max(heldBefore, res.Samples[0].Usage)
 		}
 		if res.OOMKills == 0 {
+			By("a survivor: it ended by our SIGTERM, with limit - peak to spare")
 			Expect(res.Signal).To(Equal(int(syscall.SIGTERM)), "a survivor ends by our SIGTERM")
 			Expect(out).NotTo(gbytes.Say("got signal 9"))
 			survived++
 			minHeadroom = min(minHeadroom, res.Limit-peak)
 			continue
 		}
-		// A kill must be the memory controller's, at the limit, of stress.
-		// Only the kernel's own watermark can show "at the limit": samples
-		// taken every few ms can miss the moment (5.10 has no memory.peak).
-		if res.Peak >= 0 {
-			Expect(peak).To(BeNumerically("~", res.Limit, claim.ChargeBatch()), "killed at the limit (%s)", file)
-		} else {
-			Expect(peak).To(BeNumerically("<=", res.Limit+claim.ChargeBatch()), "usage never passes the limit (%s)", file)
-		}
-		if len(res.Victims) > 0 {
-			Expect(res.Victims[0].Task).To(Equal("stress"))
-		} else {
-			Expect(out).To(gbytes.Say(`<-- worker [0-9]+ got signal 9`))
-		}
+		By("a kill: it must be the memory controller's, at the limit, of stress")
+		expectKilledAtLimit(res, out, peak, file)
 	}
 
+	By("filing the runs' figures and the verdict")
 	claim.Figure("runs that survived", fmt.Sprintf("%d of %d", survived, g5Runs), m.Files.Events)
 	claim.Figure("the group's usage as stress started (the child's share)", heldBefore, m.Files.Usage)
 	if survived > 0 {
@@ -143,6 +118,52 @@ var _ = claim.Describe("G5", func(m claim.Mode) string {
 		fmt.Sprintf("survived %d of %d runs, never closer than %d bytes to the limit", survived, g5Runs, minHeadroom),
 		evidence)
 })
+
+// awaitWorkerHolding waits until stress's worker has touched size bytes
+// (only then can no more of its allocations trigger the OOM killer), or
+// until the kernel has killed it on the way there and the run has ended.
+// It returns the worker's page tables (VmPTE) once it held them, or 0.
+func awaitWorkerHolding(r *runner.Run, size int64) int64 {
+	var pte int64
+	Eventually(func() bool {
+		select {
+		case <-r.Done():
+			return true
+		default:
+		}
+		w, ok := worker(r)
+		if !ok {
+			return false
+		}
+		rss, err := proc.ResidentBytes(w.PID)
+		if err != nil || rss < size {
+			return false
+		}
+		if p, err := proc.PageTableBytes(w.PID); err == nil {
+			pte = max(pte, p)
+		}
+		return true
+	}).Should(BeTrue())
+	return pte
+}
+
+// expectKilledAtLimit asserts that a run's OOM kill was the memory
+// controller's, at the limit, of stress. Only the kernel's own watermark can
+// show "at the limit": samples taken every few ms can miss the moment (5.10
+// has no memory.peak).
+func expectKilledAtLimit(res runner.Result, out *gbytes.Buffer, peak int64, file string) {
+	GinkgoHelper()
+	if res.Peak >= 0 {
+		Expect(peak).To(BeNumerically("~", res.Limit, claim.ChargeBatch()), "killed at the limit (%s)", file)
+	} else {
+		Expect(peak).To(BeNumerically("<=", res.Limit+claim.ChargeBatch()), "usage never passes the limit (%s)", file)
+	}
+	if len(res.Victims) > 0 {
+		Expect(res.Victims[0].Task).To(Equal("stress"))
+	} else {
+		Expect(out).To(gbytes.Say(`<-- worker [0-9]+ got signal 9`))
+	}
+}
 
 var _ = claim.Describe("G6", func(m claim.Mode) string {
 	return fmt.Sprintf("a 101m worker under %s = 100m is killed with signal 9 and stress exits 1", m.Files.Limit)

@@ -75,11 +75,13 @@ var _ = claim.Describe("G8", func(m claim.Mode) string {
 }, func(ctx SpecContext, m claim.Mode) {
 	l := m.Lab()
 	var article, fixed []placement
-	for range g8Runs {
+	for i := range g8Runs {
 		Expect(ctx.Err()).NotTo(HaveOccurred(), "interrupted: start no more runs")
+		By(fmt.Sprintf("run %d of %d: the article's order, then memlab's", i+1, g8Runs))
 		article = append(article, observe(l, runner.AfterStart))
 		fixed = append(fixed, observe(l, runner.BeforeExec))
 	}
+	By("memlab's order must have confined every run")
 	for i, p := range fixed {
 		Expect(p.confined()).To(BeTrue(), "attach before exec must confine every run (run %d: %+v)", i, p)
 	}
@@ -89,6 +91,7 @@ var _ = claim.Describe("G8", func(m claim.Mode) string {
 	// it must leave those threads behind, every time.
 	heldThreadsOut := 0
 	if m.Version == 1 {
+		By("v1: writing the child's ID to tasks while it waits, its Go runtime's threads already running")
 		held := observe(l, runner.ThreadBeforeExec)
 		Expect(held.childThreadsOut).To(BeNumerically(">", 0), "tasks moved the whole Go child: %+v", held)
 		heldThreadsOut = held.childThreadsOut
@@ -96,6 +99,7 @@ var _ = claim.Describe("G8", func(m claim.Mode) string {
 			fmt.Sprintf("%d of %d", held.childThreadsOut, held.childThreadsIn+held.childThreadsOut), "/proc/PID/task/TID/cgroup")
 	}
 
+	By("counting the article's runs that left stress or some of the child's threads outside")
 	escapedWorkload, threadsLeftOut := 0, 0
 	var example string
 	for _, p := range article {
@@ -114,6 +118,7 @@ var _ = claim.Describe("G8", func(m claim.Mode) string {
 	}
 	claim.Figure("memlab's order: runs fully confined", fmt.Sprintf("%d of %d", g8Runs, g8Runs), "/proc/PID/cgroup")
 
+	By("filing the verdict")
 	var why []string
 	if escapedWorkload > 0 {
 		why = append(why, fmt.Sprintf("in %d of %d runs stress was forked before the write, or by a thread the write did not move, and ran outside the limit", escapedWorkload, g8Runs))
