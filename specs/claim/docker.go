@@ -1,7 +1,7 @@
 package claim
 
 import (
-	"os"
+	"flag"
 	"strings"
 
 	"github.com/onsi/ginkgo/v2"
@@ -9,10 +9,16 @@ import (
 	"github.com/memlab/memlab/labs/report/ledger"
 )
 
-// RequireDockerVar names the variable CI sets so that a missing engine
-// fails the Docker claims instead of skipping them: a broken provisioning
-// step must not hide behind skips.
-const RequireDockerVar = "MEMLAB_REQUIRE_DOCKER"
+// RequireDockerFlag makes a missing engine fail the Docker claims instead
+// of skipping them: CI passes it, so that a broken provisioning step cannot
+// hide behind skips. Every suite that imports this package takes it, so one
+// command line can pass it to all of them:
+//
+//	go tool ginkgo ./specs/rawcgroup ./specs/docker -- -memlab.require-docker
+const RequireDockerFlag = "memlab.require-docker"
+
+var requireDocker = flag.Bool(RequireDockerFlag, false,
+	"fail the Docker claims, rather than skip them, when there is no Docker engine")
 
 // NeedsDocker labels the specs that need a Docker engine, so that a run
 // can leave them out: --label-filter='!docker'.
@@ -36,12 +42,12 @@ func RecordDockerEnv(engine, cli string) {
 }
 
 // NoDocker ends a spec that needs the engine when there is none: a skip
-// with the reason, or, when MEMLAB_REQUIRE_DOCKER=1, a one-line failure.
+// with the reason, or, under -memlab.require-docker, a one-line failure.
 func NoDocker(reason string) {
 	ginkgo.GinkgoHelper()
 	reason = firstLine(reason)
-	if os.Getenv(RequireDockerVar) == "1" {
-		ginkgo.Fail(RequireDockerVar + "=1 but " + reason)
+	if *requireDocker {
+		ginkgo.Fail("-" + RequireDockerFlag + " is set but " + reason)
 	}
 	ginkgo.Skip(reason)
 }
