@@ -21,9 +21,13 @@ MEMLAB      := bin/memlab
 SUITES      ?= ./specs/rawcgroup ./specs/reexec ./specs/docker
 # e.g. LABEL_FILTER='!docker', 'cgroup:v1' or 'claim:G5'
 LABEL_FILTER ?=
+# VERBOSE=1: every spec with its figures as it runs (else a line per suite;
+# figures show beside a failure, and all of them are in reports/ginkgo.json).
+VERBOSE     ?=
 # REQUIRE_DOCKER=1: no Docker engine fails the Docker claims instead of
 # skipping them (CI sets it: a broken engine must not hide behind skips).
 REQUIRE_DOCKER ?=
+GINKGO_OUTPUT := $(if $(filter 1,$(VERBOSE)),-v,--succinct)
 SUITE_FLAGS   := $(if $(filter 1,$(REQUIRE_DOCKER)),-memlab.require-docker)
 BENCH_RUNS  ?= 5
 
@@ -59,7 +63,7 @@ else
 labs: provision $(MEMLAB)
 	@mkdir -p $(REPORTS) && rm -f $(REPORTS)/ginkgo.json $(REPORTS)/junit.xml
 	@status=0; \
-	$(GINKGO) --keep-going --label-filter='$(LABEL_FILTER)' \
+	$(GINKGO) --keep-going $(GINKGO_OUTPUT) --label-filter='$(LABEL_FILTER)' \
 		--json-report=ginkgo.json --junit-report=junit.xml --output-dir=$(REPORTS) $(SUITES) \
 		$(if $(SUITE_FLAGS),-- $(SUITE_FLAGS)) || status=$$?; \
 	echo; $(MEMLAB) report --from $(REPORTS)/ginkgo.json --out $(REPORTS) || status=$$?; \

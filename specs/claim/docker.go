@@ -38,7 +38,7 @@ func RecordDockerEnv(engine, cli string) {
 		}
 	}
 	env.Docker = strings.Join(parts, "; ")
-	ginkgo.AddReportEntry(ledger.EntryEnv, env)
+	ginkgo.AddReportEntry(ledger.EntryEnv, env, ledgerOnly)
 }
 
 // NoDocker ends a spec that needs the engine when there is none: a skip
