@@ -101,9 +101,6 @@ func TestEveryClaimIsInTheLedgerOnce(t *testing.T) {
 		}
 		seen[c.ID] = true
 	}
-	if len(Claims) != 19 {
-		t.Errorf("%d claims, the ledger has 19 (K1, F1, D1-D9, G1-G8)", len(Claims))
-	}
 }
 
 func TestTableAndMarkdown(t *testing.T) {
