@@ -189,9 +189,9 @@ func TestReportFrom(t *testing.T) {
 		return types.ReportEntry{Name: ledger.EntryVerdict, Value: types.WrapEntryValue(json.RawMessage(b))}
 	}
 	suite := types.Report{SuiteDescription: "placeholder", SpecReports: types.SpecReports{
-		{LeafNodeType: types.NodeTypeIt, LeafNodeText: "G1: 100m reads back in bytes", LeafNodeLabels: []string{"cgroup:v2"},
+		{LeafNodeType: types.NodeTypeIt, LeafNodeText: "100m reads back in bytes", LeafNodeLabels: []string{ledger.ClaimLabel("G1"), ledger.ModeLabel("v2")},
 			State: types.SpecStatePassed, ReportEntries: types.ReportEntries{verdict(ledger.Holds)}},
-		{LeafNodeType: types.NodeTypeIt, LeafNodeText: "G6: 101m is killed", LeafNodeLabels: []string{"cgroup:v2"},
+		{LeafNodeType: types.NodeTypeIt, LeafNodeText: "101m is killed", LeafNodeLabels: []string{ledger.ClaimLabel("G6"), ledger.ModeLabel("v2")},
 			State: types.SpecStateFailed, Failure: types.Failure{Message: "Expected 1\nto equal 0"}},
 	}}
 	js, err := json.Marshal([]types.Report{suite})

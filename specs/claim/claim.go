@@ -10,33 +10,44 @@ import (
 	"os"
 	"strings"
 
-	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/memlab/memlab/labs/kernel/cgroup"
 	"github.com/memlab/memlab/labs/report/ledger"
 )
 
+// ledgerOnly is how every entry meant for the ledger is filed: always in
+// the JSON report, which the ledger reads, and on the console only beside
+// a failure or under -v, so a passing run prints its claim table and not
+// some 400 lines of figures before it. The functions that file entries are
+// Ginkgo helpers: an entry points at the spec's line, not at this package.
+const ledgerOnly = ginkgo.ReportEntryVisibilityFailureOrVerbose
+
 // Figure files one observed value beside the article's figure.
 func Figure(name string, value any, file string) {
-	AddReportEntry(ledger.EntryFigure, ledger.Figure{Name: name, Value: fmt.Sprint(value), File: file})
+	ginkgo.GinkgoHelper()
+	ginkgo.AddReportEntry(ledger.EntryFigure, ledger.Figure{Name: name, Value: fmt.Sprint(value), File: file}, ledgerOnly)
 }
 
 // Holds files the verdict that the article is right here. Call it after
 // the assertions that prove it.
 func Holds(note string) {
-	AddReportEntry(ledger.EntryVerdict, ledger.VerdictEntry{Verdict: ledger.Holds, Why: note})
+	ginkgo.GinkgoHelper()
+	ginkgo.AddReportEntry(ledger.EntryVerdict, ledger.VerdictEntry{Verdict: ledger.Holds, Why: note}, ledgerOnly)
 }
 
 // Corrected files the verdict that the article is wrong here, with the
 // evidence; the spec has asserted the true behaviour before calling it.
 func Corrected(evidence string, a ...any) {
-	AddReportEntry(ledger.EntryVerdict, ledger.VerdictEntry{Verdict: ledger.Corrected, Why: fmt.Sprintf(evidence, a...)})
+	ginkgo.GinkgoHelper()
+	ginkgo.AddReportEntry(ledger.EntryVerdict, ledger.VerdictEntry{Verdict: ledger.Corrected, Why: fmt.Sprintf(evidence, a...)}, ledgerOnly)
 }
 
 // Decide files Holds when the article's statement was observed true here,
 // and Corrected with the evidence otherwise.
 func Decide(articleRight bool, note, evidence string) {
+	ginkgo.GinkgoHelper()
 	if articleRight {
 		Holds(note)
 	} else {
@@ -60,7 +71,7 @@ func Env() (ledger.Env, cgroup.Layout, error) {
 // RecordEnv files the environment. Call it from BeforeSuite.
 func RecordEnv() {
 	env, _, _ := Env()
-	AddReportEntry(ledger.EntryEnv, env)
+	ginkgo.AddReportEntry(ledger.EntryEnv, env, ledgerOnly)
 }
 
 // KernelRelease is `uname -r`.
@@ -83,10 +94,10 @@ func PrepareSuite(ctx context.Context) {
 	}
 	swept, err := cgroup.Sweep(ctx, l)
 	if len(swept) > 0 {
-		GinkgoWriter.Printf("swept groups a killed run left: %v\n", swept)
+		ginkgo.GinkgoWriter.Printf("swept groups a killed run left: %v\n", swept)
 	}
 	if err != nil {
-		Fail("sweeping leftovers: " + err.Error())
+		ginkgo.Fail("sweeping leftovers: " + err.Error())
 	}
 }
 

@@ -1,18 +1,28 @@
 package claim
 
 import (
-	"os"
+	"flag"
 	"strings"
 
-	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2"
 
 	"github.com/memlab/memlab/labs/report/ledger"
 )
 
-// RequireDockerVar names the variable CI sets so that a missing engine
-// fails the Docker claims instead of skipping them: a broken provisioning
-// step must not hide behind skips.
-const RequireDockerVar = "MEMLAB_REQUIRE_DOCKER"
+// RequireDockerFlag makes a missing engine fail the Docker claims instead
+// of skipping them: CI passes it, so that a broken provisioning step cannot
+// hide behind skips. Every suite that imports this package takes it, so one
+// command line can pass it to all of them:
+//
+//	go tool ginkgo ./specs/rawcgroup ./specs/docker -- -memlab.require-docker
+const RequireDockerFlag = "memlab.require-docker"
+
+var requireDocker = flag.Bool(RequireDockerFlag, false,
+	"fail the Docker claims, rather than skip them, when there is no Docker engine")
+
+// NeedsDocker labels the specs that need a Docker engine, so that a run
+// can leave them out: --label-filter='!docker'.
+var NeedsDocker = ginkgo.Label("docker")
 
 // RecordDockerEnv files the environment with the Docker engine's and the
 // CLIs' versions. Call it from BeforeSuite in place of RecordEnv: it files
@@ -28,17 +38,18 @@ func RecordDockerEnv(engine, cli string) {
 		}
 	}
 	env.Docker = strings.Join(parts, "; ")
-	AddReportEntry(ledger.EntryEnv, env)
+	ginkgo.AddReportEntry(ledger.EntryEnv, env, ledgerOnly)
 }
 
 // NoDocker ends a spec that needs the engine when there is none: a skip
-// with the reason, or, when MEMLAB_REQUIRE_DOCKER=1, a one-line failure.
+// with the reason, or, under -memlab.require-docker, a one-line failure.
 func NoDocker(reason string) {
+	ginkgo.GinkgoHelper()
 	reason = firstLine(reason)
-	if os.Getenv(RequireDockerVar) == "1" {
-		Fail(RequireDockerVar + "=1 but " + reason)
+	if *requireDocker {
+		ginkgo.Fail("-" + RequireDockerFlag + " is set but " + reason)
 	}
-	Skip(reason)
+	ginkgo.Skip(reason)
 }
 
 func firstLine(s string) string {

@@ -7,11 +7,12 @@ import (
 	"strings"
 	"time"
 
-	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/memlab/memlab/labs/kernel/cgroup"
 	"github.com/memlab/memlab/labs/kernel/kmsg"
+	"github.com/memlab/memlab/labs/report/ledger"
 	"github.com/memlab/memlab/labs/runner"
 )
 
@@ -23,11 +24,18 @@ type Mode struct {
 	Files   cgroup.Files
 }
 
-// Modes are v1 (the article's) and v2 (its translation).
-var Modes = []Mode{{1, cgroup.V1Files}, {2, cgroup.V2Files}}
+// V1 is the article's cgroup version; V2 is its translation.
+var (
+	V1 = Mode{1, cgroup.V1Files}
+	V2 = Mode{2, cgroup.V2Files}
+)
 
-// Label is the Ginkgo label that files a spec's result under its mode.
-func (m Mode) Label() Labels { return Label("root", fmt.Sprintf("cgroup:v%d", m.Version)) }
+// Modes are the modes every claim is checked in, as ledger.Modes names them.
+var Modes = []Mode{V1, V2}
+
+// Label is the Ginkgo labels of a spec in this mode: the mode, which files
+// its result, and root, which every lab needs.
+func (m Mode) Label() ginkgo.Labels { return ginkgo.Label("root", ledger.ModeLabel(m.Name())) }
 
 // Name is "v1" or "v2".
 func (m Mode) Name() string { return fmt.Sprintf("v%d", m.Version) }
@@ -36,15 +44,16 @@ func (m Mode) Name() string { return fmt.Sprintf("v%d", m.Version) }
 // cannot run here: not root, no cgroup filesystem, or the memory controller
 // on the other version.
 func (m Mode) Lab() cgroup.Layout {
+	ginkgo.GinkgoHelper()
 	if os.Geteuid() != 0 {
-		Skip("needs root: the labs write the cgroup filesystem")
+		ginkgo.Skip("needs root: the labs write the cgroup filesystem")
 	}
 	_, l, err := Env()
 	if err != nil {
-		Skip("no memory cgroup here: " + err.Error())
+		ginkgo.Skip("no memory cgroup here: " + err.Error())
 	}
 	if l.Version != m.Version {
-		Skip(fmt.Sprintf("the memory controller is on cgroup v%d here (%s); v%d claims run under the kernel matrix",
+		ginkgo.Skip(fmt.Sprintf("the memory controller is on cgroup v%d here (%s); v%d claims run under the kernel matrix",
 			l.Version, l, m.Version))
 	}
 	return l
@@ -54,8 +63,8 @@ func (m Mode) Lab() cgroup.Layout {
 // happens; if the spec failed, the group's evidence is filed first.
 func Group(l cgroup.Layout, name string) *cgroup.Group {
 	g, err := Made(func() (*cgroup.Group, error) { return cgroup.Create(l, name) },
-		func(ctx SpecContext, g *cgroup.Group) {
-			if CurrentSpecReport().Failed() {
+		func(ctx ginkgo.SpecContext, g *cgroup.Group) {
+			if ginkgo.CurrentSpecReport().Failed() {
 				Evidence(g)
 			}
 			Expect(g.Remove(context.WithoutCancel(ctx))).To(Succeed())
@@ -68,8 +77,8 @@ func Group(l cgroup.Layout, name string) *cgroup.Group {
 // removed even if the spec fails or is interrupted in the middle of it.
 func Start(o runner.Options) *runner.Run {
 	r, err := Made(func() (*runner.Run, error) { return runner.Start(context.Background(), o) },
-		func(_ SpecContext, r *runner.Run) {
-			if CurrentSpecReport().Failed() {
+		func(_ ginkgo.SpecContext, r *runner.Run) {
+			if ginkgo.CurrentSpecReport().Failed() {
 				Evidence(r.Group)
 			}
 			r.Kill()
@@ -89,9 +98,9 @@ const MadeWait = time.Minute
 // built; here the cleanup is already in place and waits (up to MadeWait)
 // for build to end. When build fails it must leave nothing behind, and
 // cleanup is skipped.
-func Made[T any](build func() (*T, error), cleanup func(SpecContext, *T)) (*T, error) {
+func Made[T any](build func() (*T, error), cleanup func(ginkgo.SpecContext, *T)) (*T, error) {
 	made := make(chan *T, 1)
-	DeferCleanup(func(ctx SpecContext) {
+	ginkgo.DeferCleanup(func(ctx ginkgo.SpecContext) {
 		var v *T
 		select {
 		case v = <-made:
@@ -122,7 +131,7 @@ func Evidence(g *cgroup.Group) {
 		fmt.Fprintf(&b, "== %s/%s\n%s\n", g.Name, f, v)
 	}
 	fmt.Fprintf(&b, "== kernel log (tail)\n%s\n", kernelLogTail(20))
-	AddReportEntry("evidence", b.String(), ReportEntryVisibilityFailureOrVerbose)
+	ginkgo.AddReportEntry("evidence", b.String(), ginkgo.ReportEntryVisibilityFailureOrVerbose)
 }
 
 func kernelLogTail(n int) string {

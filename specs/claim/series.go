@@ -3,7 +3,7 @@ package claim
 import (
 	"time"
 
-	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2"
 
 	"github.com/memlab/memlab/labs/kernel/cgroup"
 	"github.com/memlab/memlab/labs/report/ledger"
@@ -18,11 +18,13 @@ const SampleEvery = 5 * time.Millisecond
 
 // Series files a run's usage over time for the report's charts.
 func Series(name, file string, res runner.Result) {
+	ginkgo.GinkgoHelper()
 	SeriesOf(name, file, res.Limit, res.Samples)
 }
 
 // SeriesOf files samples of any group (a container's, say) for the charts.
 func SeriesOf(name, file string, limit int64, samples []cgroup.Sample) {
+	ginkgo.GinkgoHelper()
 	s := ledger.Series{Name: name, File: file, IntervalMS: SampleEvery.Milliseconds(), Limit: limit, OOMKillAtMS: -1}
 	for _, p := range samples {
 		s.Points = append(s.Points, ledger.Point{AtMS: p.AtMS, Bytes: p.Usage})
@@ -30,5 +32,5 @@ func SeriesOf(name, file string, limit int64, samples []cgroup.Sample) {
 			s.OOMKillAtMS = p.AtMS
 		}
 	}
-	AddReportEntry(ledger.EntrySeries, s, ReportEntryVisibilityNever)
+	ginkgo.AddReportEntry(ledger.EntrySeries, s, ginkgo.ReportEntryVisibilityNever)
 }

@@ -110,9 +110,10 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 
 // labFor gives a spec the suite's container in mode m, or skips it with the
 // reason: not root, the memory controller on the other cgroup version, or
-// no Docker engine (a failure instead when MEMLAB_REQUIRE_DOCKER=1). If
+// no Docker engine (a failure instead under -memlab.require-docker). If
 // the spec fails, the container's evidence is filed.
 func labFor(m claim.Mode) *lab {
+	GinkgoHelper()
 	m.Lab()
 	if the.noEngine != "" {
 		claim.NoDocker(the.noEngine)

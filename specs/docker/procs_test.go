@@ -11,87 +11,83 @@ import (
 	"github.com/memlab/memlab/specs/claim"
 )
 
-var _ = Describe("D8: top's RES of stress is below the cgroup usage because other tasks are in the cgroup", func() {
-	for _, m := range claim.Modes {
-		It(fmt.Sprintf("D8: the worker's RES from /proc against %s, and what else the group is charged for", m.Files.Usage), Label("docker"), m.Label(), func() {
-			d := labFor(m)
-			r := settled(m)
-			w, err := proc.ReadStatus(d.worker.PID)
-			Expect(err).NotTo(HaveOccurred())
-			Expect(w.Resident).To(BeNumerically(">=", stressed), "the worker holds its 100m")
-			Expect(w.Resident).To(BeNumerically("<", r.usage), "the article's observation: RES below the group's usage")
-			gap := r.usage - w.Resident
+var _ = claim.Describe("D8", func(m claim.Mode) string {
+	return fmt.Sprintf("the worker's RES from /proc against %s, and what else the group is charged for", m.Files.Usage)
+}, func(m claim.Mode) {
+	d := labFor(m)
+	r := settled(m)
+	w, err := proc.ReadStatus(d.worker.PID)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(w.Resident).To(BeNumerically(">=", stressed), "the worker holds its 100m")
+	Expect(w.Resident).To(BeNumerically("<", r.usage), "the article's observation: RES below the group's usage")
+	gap := r.usage - w.Resident
 
-			var othersAnon int64
-			var named []string
-			ssh := "the container runs no ssh"
-			for _, p := range others() {
-				othersAnon += p.Anon
-				if strings.Contains(p.Comm, "ssh") {
-					ssh = "the container does run " + p.Comm
-				}
-				named = append(named, fmt.Sprintf("%s %d (RES %s, private %s)", p.Comm, p.PID, kib(p.Resident), kib(p.Anon)))
-			}
-			// usage = every task's private memory + page cache + kernel
-			// memory (+ slack); the worker's RES also counts the file (and
-			// shared) pages it maps, charged to whoever read them first.
-			explained := othersAnon + r.cache + r.kernel - (w.Resident - w.Anon)
-			Expect(gap).To(BeNumerically("~", explained, 2*claim.CounterSlack()),
-				"usage %d - RES %d = %d; others' private %d + cache %d + kernel %d - worker's file pages %d", r.usage, w.Resident, gap, othersAnon, r.cache, r.kernel, w.File)
-
-			claim.Figure("stress worker's RES (article: 102336 KiB)", kib(w.Resident), fmt.Sprintf("/proc/%d/status VmRSS", w.PID))
-			claim.Figure(m.Files.Usage, fmt.Sprintf("%d (%s)", r.usage, kib(r.usage)), m.Files.Usage)
-			claim.Figure("usage - RES (article: 1228 KiB)", kib(gap), "")
-			claim.Figure("the other tasks", strings.Join(named, ", "), m.Files.Procs)
-			claim.Figure("their private memory, together", kib(othersAnon), "/proc/PID/status RssAnon")
-			claim.Figure("kernel memory charged to the group", kib(r.kernel), map[int]string{1: "memory.kmem.usage_in_bytes", 2: "memory.stat kernel, sock"}[m.Version])
-			claim.Figure("of it, the worker's page tables", kib(w.PageTables), fmt.Sprintf("/proc/%d/status VmPTE", w.PID))
-			claim.Figure("page cache charged to the group", kib(r.cache), m.Files.Stat)
-			claim.Figure("the worker's file pages, in RES but charged elsewhere", kib(w.File), fmt.Sprintf("/proc/%d/status RssFile", w.PID))
-
-			claim.Decide(othersAnon >= gap/2,
-				fmt.Sprintf("RES is %s below usage and the other tasks (%s) hold most of it", kib(gap), strings.Join(named, ", ")),
-				fmt.Sprintf("RES is below usage (by %s), but the other tasks are a small part of why: %s hold %s of private memory together, while the group is also charged %s of kernel memory "+
-					"(the worker's page tables alone %s, plus kernel stacks and slab) and %s of page cache; %s",
-					kib(gap), strings.Join(named, ", "), kib(othersAnon), kib(r.kernel), kib(w.PageTables), kib(r.cache), ssh))
-		})
+	var othersAnon int64
+	var named []string
+	ssh := "the container runs no ssh"
+	for _, p := range others() {
+		othersAnon += p.Anon
+		if strings.Contains(p.Comm, "ssh") {
+			ssh = "the container does run " + p.Comm
+		}
+		named = append(named, fmt.Sprintf("%s %d (RES %s, private %s)", p.Comm, p.PID, kib(p.Resident), kib(p.Anon)))
 	}
-})
+	// usage = every task's private memory + page cache + kernel
+	// memory (+ slack); the worker's RES also counts the file (and
+	// shared) pages it maps, charged to whoever read them first.
+	explained := othersAnon + r.cache + r.kernel - (w.Resident - w.Anon)
+	Expect(gap).To(BeNumerically("~", explained, 2*claim.CounterSlack()),
+		"usage %d - RES %d = %d; others' private %d + cache %d + kernel %d - worker's file pages %d", r.usage, w.Resident, gap, othersAnon, r.cache, r.kernel, w.File)
 
-var _ = Describe("D9: cgroup.procs lists the host PIDs of all the container's processes", func() {
-	for _, m := range claim.Modes {
-		It(fmt.Sprintf("D9: %s against the container's processes as docker top reports them", m.Files.Procs), Label("docker"), m.Label(), func(ctx SpecContext) {
-			d := labFor(m)
-			procs, err := d.g.Procs()
-			Expect(err).NotTo(HaveOccurred())
-			top, err := d.c.Top(ctx)
-			Expect(err).NotTo(HaveOccurred())
-			var topPIDs []int
-			for _, p := range top {
-				topPIDs = append(topPIDs, p.PID)
-			}
-			Expect(procs).To(ConsistOf(topPIDs))
-			Expect(procs).To(ContainElements(d.c.InitPID, d.master.PID, d.worker.PID))
+	claim.Figure("stress worker's RES (article: 102336 KiB)", kib(w.Resident), fmt.Sprintf("/proc/%d/status VmRSS", w.PID))
+	claim.Figure(m.Files.Usage, fmt.Sprintf("%d (%s)", r.usage, kib(r.usage)), m.Files.Usage)
+	claim.Figure("usage - RES (article: 1228 KiB)", kib(gap), "")
+	claim.Figure("the other tasks", strings.Join(named, ", "), m.Files.Procs)
+	claim.Figure("their private memory, together", kib(othersAnon), "/proc/PID/status RssAnon")
+	claim.Figure("kernel memory charged to the group", kib(r.kernel), map[int]string{1: "memory.kmem.usage_in_bytes", 2: "memory.stat kernel, sock"}[m.Version])
+	claim.Figure("of it, the worker's page tables", kib(w.PageTables), fmt.Sprintf("/proc/%d/status VmPTE", w.PID))
+	claim.Figure("page cache charged to the group", kib(r.cache), m.Files.Stat)
+	claim.Figure("the worker's file pages, in RES but charged elsewhere", kib(w.File), fmt.Sprintf("/proc/%d/status RssFile", w.PID))
 
-			var named []string
-			for _, pid := range procs {
-				p, err := proc.ReadStatus(pid)
-				Expect(err).NotTo(HaveOccurred())
-				// Host PIDs: inside its PID namespace each has another one.
-				if pid == d.c.InitPID {
-					Expect(p.NSPID).To(Equal(1))
-				}
-				Expect(p.NSPID).NotTo(Equal(p.PID))
-				named = append(named, p.String())
-			}
-			threads, err := d.g.Threads()
-			Expect(err).NotTo(HaveOccurred())
+	claim.Decide(othersAnon >= gap/2,
+		fmt.Sprintf("RES is %s below usage and the other tasks (%s) hold most of it", kib(gap), strings.Join(named, ", ")),
+		fmt.Sprintf("RES is below usage (by %s), but the other tasks are a small part of why: %s hold %s of private memory together, while the group is also charged %s of kernel memory "+
+			"(the worker's page tables alone %s, plus kernel stacks and slab) and %s of page cache; %s",
+			kib(gap), strings.Join(named, ", "), kib(othersAnon), kib(r.kernel), kib(w.PageTables), kib(r.cache), ssh))
+}, claim.NeedsDocker)
 
-			claim.Figure(m.Files.Procs+" (article: 5 PIDs)", fmt.Sprintf("%d PIDs: %s", len(procs), strings.Join(named, ", ")), m.Files.Procs)
-			claim.Figure("docker top PIDs", fmt.Sprint(topPIDs), "GET /containers/ID/top")
-			claim.Figure(m.Files.Threads, fmt.Sprintf("%d IDs", len(threads)), m.Files.Threads)
-			claim.Holds(fmt.Sprintf("%s holds exactly the host PIDs docker top lists (%s); the article's 5 were its own container's processes, "+
-				"which also ran the bash of docker run -itd and the bash it exec'd into: the count is whatever runs", m.Files.Procs, strings.Join(named, ", ")))
-		})
+var _ = claim.Describe("D9", func(m claim.Mode) string {
+	return fmt.Sprintf("%s against the container's processes as docker top reports them", m.Files.Procs)
+}, func(ctx SpecContext, m claim.Mode) {
+	d := labFor(m)
+	procs, err := d.g.Procs()
+	Expect(err).NotTo(HaveOccurred())
+	top, err := d.c.Top(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	var topPIDs []int
+	for _, p := range top {
+		topPIDs = append(topPIDs, p.PID)
 	}
-})
+	Expect(procs).To(ConsistOf(topPIDs))
+	Expect(procs).To(ContainElements(d.c.InitPID, d.master.PID, d.worker.PID))
+
+	var named []string
+	for _, pid := range procs {
+		p, err := proc.ReadStatus(pid)
+		Expect(err).NotTo(HaveOccurred())
+		// Host PIDs: inside its PID namespace each has another one.
+		if pid == d.c.InitPID {
+			Expect(p.NSPID).To(Equal(1))
+		}
+		Expect(p.NSPID).NotTo(Equal(p.PID))
+		named = append(named, p.String())
+	}
+	threads, err := d.g.Threads()
+	Expect(err).NotTo(HaveOccurred())
+
+	claim.Figure(m.Files.Procs+" (article: 5 PIDs)", fmt.Sprintf("%d PIDs: %s", len(procs), strings.Join(named, ", ")), m.Files.Procs)
+	claim.Figure("docker top PIDs", fmt.Sprint(topPIDs), "GET /containers/ID/top")
+	claim.Figure(m.Files.Threads, fmt.Sprintf("%d IDs", len(threads)), m.Files.Threads)
+	claim.Holds(fmt.Sprintf("%s holds exactly the host PIDs docker top lists (%s); the article's 5 were its own container's processes, "+
+		"which also ran the bash of docker run -itd and the bash it exec'd into: the count is whatever runs", m.Files.Procs, strings.Join(named, ", ")))
+}, claim.NeedsDocker)

@@ -61,90 +61,87 @@ func near(l docker.StatsLine, b uint64) bool {
 	return math.Abs(l.Usage-float64(b)) <= l.UsageHalfUnit+float64(claim.CounterSlack())
 }
 
-var _ = Describe("D7: docker stats MEM USAGE equals usage_in_bytes and LIMIT equals the limit", func() {
-	for _, m := range claim.Modes {
-		It(fmt.Sprintf("D7: the stats API and each docker CLI's MEM USAGE against %s, with and without 8 MiB of page cache in the container", m.Files.Usage),
-			Label("docker"), m.Label(), func(ctx SpecContext) {
-				d := labFor(m)
-				// The engine's API reports the cgroup's figures as they are.
-				s, err := d.c.Stats(ctx)
-				Expect(err).NotTo(HaveOccurred())
-				r := settled(m)
-				Expect(float64(s.MemoryStats.Usage)).To(BeNumerically("~", r.usage, claim.CounterSlack()))
-				Expect(s.MemoryStats.Limit).To(Equal(uint64(limit)))
-				claim.Figure("stats API memory_stats.usage", s.MemoryStats.Usage, "GET /containers/ID/stats?one-shot=1")
-				claim.Figure("stats API memory_stats.limit", s.MemoryStats.Limit, "GET /containers/ID/stats?one-shot=1")
-				claim.Figure(m.Files.Usage, r.usage, m.Files.Usage)
+var _ = claim.Describe("D7", func(m claim.Mode) string {
+	return fmt.Sprintf("the stats API and each docker CLI's MEM USAGE against %s, with and without 8 MiB of page cache in the container", m.Files.Usage)
+}, func(ctx SpecContext, m claim.Mode) {
+	d := labFor(m)
+	// The engine's API reports the cgroup's figures as they are.
+	s, err := d.c.Stats(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	r := settled(m)
+	Expect(float64(s.MemoryStats.Usage)).To(BeNumerically("~", r.usage, claim.CounterSlack()))
+	Expect(s.MemoryStats.Limit).To(Equal(uint64(limit)))
+	claim.Figure("stats API memory_stats.usage", s.MemoryStats.Usage, "GET /containers/ID/stats?one-shot=1")
+	claim.Figure("stats API memory_stats.limit", s.MemoryStats.Limit, "GET /containers/ID/stats?one-shot=1")
+	claim.Figure(m.Files.Usage, r.usage, m.Files.Usage)
 
-				plain := runCLIs(ctx, d)
+	plain := runCLIs(ctx, d)
 
-				// Page cache the container wrote: usage counts it, the CLI
-				// leaves inactive page cache out.
-				DeferCleanup(func(ctx SpecContext) {
-					res, err := d.c.Run(context.WithoutCancel(ctx), "rm", "-f", d7File)
-					Expect(err).NotTo(HaveOccurred())
-					Expect(res.ExitCode).To(BeZero(), res.Output)
-					Eventually(func() int64 { return read(m).cache }).Should(
-						BeNumerically("<=", r.cache+claim.CounterSlack()), "the file's page cache is freed with it")
-				})
-				res, err := d.c.Run(ctx, "dd", "if=/dev/zero", "of="+d7File, "bs=1M", fmt.Sprintf("count=%d", d7Size>>20))
-				Expect(err).NotTo(HaveOccurred())
-				Expect(res.ExitCode).To(BeZero(), res.Output)
-				var withFile reading
-				Eventually(func() int64 { withFile = settled(m); return withFile.cache }).Should(
-					BeNumerically(">=", r.cache+d7Size-claim.CounterSlack()), "the file's page cache is charged to the container")
-				cached := runCLIs(ctx, d)
+	// Page cache the container wrote: usage counts it, the CLI
+	// leaves inactive page cache out.
+	DeferCleanup(func(ctx SpecContext) {
+		res, err := d.c.Run(context.WithoutCancel(ctx), "rm", "-f", d7File)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.ExitCode).To(BeZero(), res.Output)
+		Eventually(func() int64 { return read(m).cache }).Should(
+			BeNumerically("<=", r.cache+claim.CounterSlack()), "the file's page cache is freed with it")
+	})
+	res, err := d.c.Run(ctx, "dd", "if=/dev/zero", "of="+d7File, "bs=1M", fmt.Sprintf("count=%d", d7Size>>20))
+	Expect(err).NotTo(HaveOccurred())
+	Expect(res.ExitCode).To(BeZero(), res.Output)
+	var withFile reading
+	Eventually(func() int64 { withFile = settled(m); return withFile.cache }).Should(
+		BeNumerically(">=", r.cache+d7Size-claim.CounterSlack()), "the file's page cache is charged to the container")
+	cached := runCLIs(ctx, d)
 
-				printsUsage := true
-				if len(d.clis) == 0 {
-					// No CLI to run: what one of the engine's version would print, by its source.
-					after, err := d.c.Stats(ctx)
-					Expect(err).NotTo(HaveOccurred())
-					rule := docker.CLIRule(d.engine.Version)
-					would := docker.MemUsage(rule, after.MemoryStats)
-					claim.Figure("docker CLI", "none on this host: a CLI "+d.engine.Version+" would print "+docker.HumanSize(float64(would))+" ("+string(rule)+")", "")
-					printsUsage = would == after.MemoryStats.Usage
-				}
-				for i, run := range append(plain, cached...) {
-					phase := "as is"
-					if i >= len(plain) {
-						phase = fmt.Sprintf("with %d MiB written to %s", d7Size>>20, d7File)
-					}
-					rule := run.cli.Rule()
-					want := docker.MemUsage(rule, run.sample)
-					Expect(near(run.line, want)).To(BeTrue(), "%s printed %q; its rule %q gives %d from the API sample %d (total_inactive_file %d, inactive_file %d, cache %d)",
-						run.cli, run.text, rule, want, run.sample.Usage, run.sample.Stats["total_inactive_file"], run.sample.Stats["inactive_file"], run.sample.Stats["cache"])
-					Expect(run.line.Limit).To(Equal(float64(limit)), "LIMIT is the container's limit")
-					Expect(run.line.Percent).To(BeNumerically("~", float64(want)/limit*100, 0.005+float64(claim.CounterSlack())/limit*100))
-					claim.Figure(fmt.Sprintf("docker stats MEM USAGE / LIMIT, MEM %%, %s, %s (article: 101.1MiB / 128MiB, 79.01%%)", run.cli, phase),
-						strings.Replace(run.text, "|", ", ", 1), "docker stats --no-stream")
-					claim.Figure(fmt.Sprintf("what %s's rule gives from the API sample (%s)", run.cli.Version, rule), want, "")
-					if i >= len(plain) {
-						key := map[int]string{1: "total_inactive_file", 2: "inactive_file"}[m.Version]
-						claim.Figure(fmt.Sprintf("API usage and %s in that sample (%s)", key, phase),
-							fmt.Sprintf("%d, %d", run.sample.Usage, run.sample.Stats[key]), "")
-						printsUsage = printsUsage && near(run.line, run.sample.Usage)
-					}
-				}
-				claim.Figure(m.Files.Usage+" with the file", withFile.usage, m.Files.Usage)
-
-				history := "MEM USAGE is what the CLI computes from the API's usage (= usage_in_bytes): up to 17.05 usage itself; " +
-					"17.06-19.03 usage - cache (docker/cli#80); 20.10 on usage - total_inactive_file on v1, usage - inactive_file on v2 (docker/cli#2415)"
-				var ran []string
-				for _, c := range d.clis {
-					ran = append(ran, fmt.Sprintf("%s applies %q", c, c.Rule()))
-				}
-				if len(ran) == 0 {
-					ran = append(ran, "no CLI here to run")
-				}
-				claim.Decide(printsUsage,
-					"every CLI here printed usage_in_bytes even with inactive page cache in the container; "+history,
-					fmt.Sprintf("LIMIT is the limit, but MEM USAGE is not usage_in_bytes: with %d MiB of page cache written in the container usage_in_bytes was %s while docker stats printed %s. %s; here %s. "+
-						"The article's 101.1MiB matched usage_in_bytes only because its container had no page cache (cache 0), and so did ours until the file was written (%s)",
-						d7Size>>20, mib(withFile.usage), printed(cached), history, strings.Join(ran, ", "), printed(plain)))
-			})
+	printsUsage := true
+	if len(d.clis) == 0 {
+		// No CLI to run: what one of the engine's version would print, by its source.
+		after, err := d.c.Stats(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		rule := docker.CLIRule(d.engine.Version)
+		would := docker.MemUsage(rule, after.MemoryStats)
+		claim.Figure("docker CLI", "none on this host: a CLI "+d.engine.Version+" would print "+docker.HumanSize(float64(would))+" ("+string(rule)+")", "")
+		printsUsage = would == after.MemoryStats.Usage
 	}
-})
+	for i, run := range append(plain, cached...) {
+		phase := "as is"
+		if i >= len(plain) {
+			phase = fmt.Sprintf("with %d MiB written to %s", d7Size>>20, d7File)
+		}
+		rule := run.cli.Rule()
+		want := docker.MemUsage(rule, run.sample)
+		Expect(near(run.line, want)).To(BeTrue(), "%s printed %q; its rule %q gives %d from the API sample %d (total_inactive_file %d, inactive_file %d, cache %d)",
+			run.cli, run.text, rule, want, run.sample.Usage, run.sample.Stats["total_inactive_file"], run.sample.Stats["inactive_file"], run.sample.Stats["cache"])
+		Expect(run.line.Limit).To(Equal(float64(limit)), "LIMIT is the container's limit")
+		Expect(run.line.Percent).To(BeNumerically("~", float64(want)/limit*100, 0.005+float64(claim.CounterSlack())/limit*100))
+		claim.Figure(fmt.Sprintf("docker stats MEM USAGE / LIMIT, MEM %%, %s, %s (article: 101.1MiB / 128MiB, 79.01%%)", run.cli, phase),
+			strings.Replace(run.text, "|", ", ", 1), "docker stats --no-stream")
+		claim.Figure(fmt.Sprintf("what %s's rule gives from the API sample (%s)", run.cli.Version, rule), want, "")
+		if i >= len(plain) {
+			key := map[int]string{1: "total_inactive_file", 2: "inactive_file"}[m.Version]
+			claim.Figure(fmt.Sprintf("API usage and %s in that sample (%s)", key, phase),
+				fmt.Sprintf("%d, %d", run.sample.Usage, run.sample.Stats[key]), "")
+			printsUsage = printsUsage && near(run.line, run.sample.Usage)
+		}
+	}
+	claim.Figure(m.Files.Usage+" with the file", withFile.usage, m.Files.Usage)
+
+	history := "MEM USAGE is what the CLI computes from the API's usage (= usage_in_bytes): up to 17.05 usage itself; " +
+		"17.06-19.03 usage - cache (docker/cli#80); 20.10 on usage - total_inactive_file on v1, usage - inactive_file on v2 (docker/cli#2415)"
+	var ran []string
+	for _, c := range d.clis {
+		ran = append(ran, fmt.Sprintf("%s applies %q", c, c.Rule()))
+	}
+	if len(ran) == 0 {
+		ran = append(ran, "no CLI here to run")
+	}
+	claim.Decide(printsUsage,
+		"every CLI here printed usage_in_bytes even with inactive page cache in the container; "+history,
+		fmt.Sprintf("LIMIT is the limit, but MEM USAGE is not usage_in_bytes: with %d MiB of page cache written in the container usage_in_bytes was %s while docker stats printed %s. %s; here %s. "+
+			"The article's 101.1MiB matched usage_in_bytes only because its container had no page cache (cache 0), and so did ours until the file was written (%s)",
+			d7Size>>20, mib(withFile.usage), printed(cached), history, strings.Join(ran, ", "), printed(plain)))
+}, claim.NeedsDocker)
 
 func printed(runs []cliRun) string {
 	var s []string

@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 
-	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/memlab/memlab/specs/claim"
@@ -35,46 +34,42 @@ const v2Translation = "limit_in_bytes -> memory.max, usage_in_bytes -> memory.cu
 	"failcnt -> memory.events max, oom_control -> memory.events oom/oom_kill, memsw.* -> memory.swap.* (swap alone), " +
 	"soft_limit_in_bytes -> memory.low/memory.high, stat rss/cache -> memory.stat anon/file"
 
-var _ = Describe("F1: a memory cgroup directory exposes the article's 26 interface files", func() {
-	for _, m := range claim.Modes {
-		It(fmt.Sprintf("F1: a new group under cgroup %s lists the article's files", m.Name()), m.Label(), func() {
-			g := claim.Group(m.Lab(), "f1")
-			entries, err := os.ReadDir(g.Path)
-			Expect(err).NotTo(HaveOccurred())
-			present := map[string]bool{}
-			var listed []string
-			for _, e := range entries {
-				if strings.HasPrefix(e.Name(), "memory.") {
-					present[e.Name()] = true
-					listed = append(listed, e.Name())
-				}
-			}
-			Expect(listed).To(ContainElements(coreFiles[m.Version]), "the labs read these files")
-
-			var missing, extra []string
-			for _, f := range articleFiles {
-				if !present[f] {
-					missing = append(missing, f)
-				}
-				delete(present, f)
-			}
-			for f := range present {
-				extra = append(extra, f)
-			}
-			sort.Strings(extra)
-			claim.Figure("article files present", fmt.Sprintf("%d of %d", len(articleFiles)-len(missing), len(articleFiles)), "ls memory.*")
-			claim.Figure("memory.* files in all", len(listed), "ls memory.*")
-			if len(extra) > 0 {
-				claim.Figure("files the article does not list", strings.Join(extra, " "), "ls memory.*")
-			}
-			if len(missing) > 0 {
-				claim.Figure("article files missing", strings.Join(missing, " "), "ls memory.*")
-			}
-			evidence := fmt.Sprintf("%d of the article's 26 files are missing here (%s)", len(missing), strings.Join(missing, " "))
-			if m.Version == 2 {
-				evidence = "cgroup v2 has none of the v1 files; " + v2Translation
-			}
-			claim.Decide(len(missing) == 0, "all 26 present", evidence)
-		})
+var _ = claim.Describe("F1", func(claim.Mode) string { return "a new group lists the article's files" }, func(m claim.Mode) {
+	g := claim.Group(m.Lab(), "f1")
+	entries, err := os.ReadDir(g.Path)
+	Expect(err).NotTo(HaveOccurred())
+	present := map[string]bool{}
+	var listed []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "memory.") {
+			present[e.Name()] = true
+			listed = append(listed, e.Name())
+		}
 	}
+	Expect(listed).To(ContainElements(coreFiles[m.Version]), "the labs read these files")
+
+	var missing, extra []string
+	for _, f := range articleFiles {
+		if !present[f] {
+			missing = append(missing, f)
+		}
+		delete(present, f)
+	}
+	for f := range present {
+		extra = append(extra, f)
+	}
+	sort.Strings(extra)
+	claim.Figure("article files present", fmt.Sprintf("%d of %d", len(articleFiles)-len(missing), len(articleFiles)), "ls memory.*")
+	claim.Figure("memory.* files in all", len(listed), "ls memory.*")
+	if len(extra) > 0 {
+		claim.Figure("files the article does not list", strings.Join(extra, " "), "ls memory.*")
+	}
+	if len(missing) > 0 {
+		claim.Figure("article files missing", strings.Join(missing, " "), "ls memory.*")
+	}
+	evidence := fmt.Sprintf("%d of the article's 26 files are missing here (%s)", len(missing), strings.Join(missing, " "))
+	if m.Version == 2 {
+		evidence = "cgroup v2 has none of the v1 files; " + v2Translation
+	}
+	claim.Decide(len(missing) == 0, "all 26 present", evidence)
 })

@@ -69,64 +69,67 @@ func observe(l cgroup.Layout, order runner.Attach) placement {
 	return p
 }
 
-var _ = Describe("G8: starting the child, then writing its PID to tasks, confines everything the child goes on to run", func() {
-	for _, m := range claim.Modes {
-		It(fmt.Sprintf("G8: the article's order (start, then write the PID to %s) against memlab's (attach before exec), %d runs each, cgroup %s",
-			map[int]string{1: "tasks", 2: "cgroup.procs"}[m.Version], g8Runs, m.Name()), m.Label(), func(ctx SpecContext) {
-			l := m.Lab()
-			var article, fixed []placement
-			for range g8Runs {
-				Expect(ctx.Err()).NotTo(HaveOccurred(), "interrupted: start no more runs")
-				article = append(article, observe(l, runner.AfterStart))
-				fixed = append(fixed, observe(l, runner.BeforeExec))
-			}
-			for i, p := range fixed {
-				Expect(p.confined()).To(BeTrue(), "attach before exec must confine every run (run %d: %+v)", i, p)
-			}
-			// The race aside, v1's tasks file moves one thread (cgroup-v1.rst:
-			// "writing a thread ID into tasks moves that thread"). Written while
-			// the Go child waits, with its runtime's threads already running,
-			// it must leave those threads behind, every time.
-			heldThreadsOut := 0
-			if m.Version == 1 {
-				held := observe(l, runner.ThreadBeforeExec)
-				Expect(held.childThreadsOut).To(BeNumerically(">", 0), "tasks moved the whole Go child: %+v", held)
-				heldThreadsOut = held.childThreadsOut
-				claim.Figure("the child's ID written to tasks while it waited: its threads left outside",
-					fmt.Sprintf("%d of %d", held.childThreadsOut, held.childThreadsIn+held.childThreadsOut), "/proc/PID/task/TID/cgroup")
-			}
-
-			escapedWorkload, threadsLeftOut := 0, 0
-			var example string
-			for _, p := range article {
-				if !p.workloadIn {
-					escapedWorkload++
-					example = fmt.Sprintf("usage %d while the worker held RES %d", p.usage, p.workerRSS)
-				}
-				if p.childThreadsOut > 0 {
-					threadsLeftOut++
-				}
-			}
-			claim.Figure("article's order: runs whose stress escaped the group", fmt.Sprintf("%d of %d", escapedWorkload, g8Runs), "/proc/PID/cgroup")
-			claim.Figure("article's order: runs that left some of the child's threads outside", fmt.Sprintf("%d of %d", threadsLeftOut, g8Runs), "/proc/PID/task/TID/cgroup")
-			if example != "" {
-				claim.Figure("article's order: an escaped run", example, m.Files.Usage)
-			}
-			claim.Figure("memlab's order: runs fully confined", fmt.Sprintf("%d of %d", g8Runs, g8Runs), "/proc/PID/cgroup")
-
-			var why []string
-			if escapedWorkload > 0 {
-				why = append(why, fmt.Sprintf("in %d of %d runs stress was forked before the write, or by a thread the write did not move, and ran outside the limit", escapedWorkload, g8Runs))
-			}
-			if threadsLeftOut > 0 {
-				why = append(why, fmt.Sprintf("in %d of %d runs writing one PID to tasks moved only that thread, leaving other threads of the Go child outside", threadsLeftOut, g8Runs))
-			}
-			if heldThreadsOut > 0 {
-				why = append(why, fmt.Sprintf("tasks moves only the thread written to it: with the child held, %d of its threads stayed outside, free to fork outside the limit", heldThreadsOut))
-			}
-			claim.Decide(escapedWorkload == 0 && threadsLeftOut == 0 && heldThreadsOut == 0,
-				fmt.Sprintf("all %d runs in the article's order ended fully confined here; it is still a race: memlab attaches before exec", g8Runs),
-				strings.Join(why, "; ")+"; attaching before the child runs anything confines every run")
-		})
+var _ = claim.Describe("G8", func(m claim.Mode) string {
+	return fmt.Sprintf("the article's order (start, then write the PID to %s) against memlab's (attach before exec), %d runs each",
+		map[int]string{1: "tasks", 2: "cgroup.procs"}[m.Version], g8Runs)
+}, func(ctx SpecContext, m claim.Mode) {
+	l := m.Lab()
+	var article, fixed []placement
+	for i := range g8Runs {
+		Expect(ctx.Err()).NotTo(HaveOccurred(), "interrupted: start no more runs")
+		By(fmt.Sprintf("run %d of %d: the article's order, then memlab's", i+1, g8Runs))
+		article = append(article, observe(l, runner.AfterStart))
+		fixed = append(fixed, observe(l, runner.BeforeExec))
 	}
+	By("memlab's order must have confined every run")
+	for i, p := range fixed {
+		Expect(p.confined()).To(BeTrue(), "attach before exec must confine every run (run %d: %+v)", i, p)
+	}
+	// The race aside, v1's tasks file moves one thread (cgroup-v1.rst:
+	// "writing a thread ID into tasks moves that thread"). Written while
+	// the Go child waits, with its runtime's threads already running,
+	// it must leave those threads behind, every time.
+	heldThreadsOut := 0
+	if m.Version == 1 {
+		By("v1: writing the child's ID to tasks while it waits, its Go runtime's threads already running")
+		held := observe(l, runner.ThreadBeforeExec)
+		Expect(held.childThreadsOut).To(BeNumerically(">", 0), "tasks moved the whole Go child: %+v", held)
+		heldThreadsOut = held.childThreadsOut
+		claim.Figure("the child's ID written to tasks while it waited: its threads left outside",
+			fmt.Sprintf("%d of %d", held.childThreadsOut, held.childThreadsIn+held.childThreadsOut), "/proc/PID/task/TID/cgroup")
+	}
+
+	By("counting the article's runs that left stress or some of the child's threads outside")
+	escapedWorkload, threadsLeftOut := 0, 0
+	var example string
+	for _, p := range article {
+		if !p.workloadIn {
+			escapedWorkload++
+			example = fmt.Sprintf("usage %d while the worker held RES %d", p.usage, p.workerRSS)
+		}
+		if p.childThreadsOut > 0 {
+			threadsLeftOut++
+		}
+	}
+	claim.Figure("article's order: runs whose stress escaped the group", fmt.Sprintf("%d of %d", escapedWorkload, g8Runs), "/proc/PID/cgroup")
+	claim.Figure("article's order: runs that left some of the child's threads outside", fmt.Sprintf("%d of %d", threadsLeftOut, g8Runs), "/proc/PID/task/TID/cgroup")
+	if example != "" {
+		claim.Figure("article's order: an escaped run", example, m.Files.Usage)
+	}
+	claim.Figure("memlab's order: runs fully confined", fmt.Sprintf("%d of %d", g8Runs, g8Runs), "/proc/PID/cgroup")
+
+	By("filing the verdict")
+	var why []string
+	if escapedWorkload > 0 {
+		why = append(why, fmt.Sprintf("in %d of %d runs stress was forked before the write, or by a thread the write did not move, and ran outside the limit", escapedWorkload, g8Runs))
+	}
+	if threadsLeftOut > 0 {
+		why = append(why, fmt.Sprintf("in %d of %d runs writing one PID to tasks moved only that thread, leaving other threads of the Go child outside", threadsLeftOut, g8Runs))
+	}
+	if heldThreadsOut > 0 {
+		why = append(why, fmt.Sprintf("tasks moves only the thread written to it: with the child held, %d of its threads stayed outside, free to fork outside the limit", heldThreadsOut))
+	}
+	claim.Decide(escapedWorkload == 0 && threadsLeftOut == 0 && heldThreadsOut == 0,
+		fmt.Sprintf("all %d runs in the article's order ended fully confined here; it is still a race: memlab attaches before exec", g8Runs),
+		strings.Join(why, "; ")+"; attaching before the child runs anything confines every run")
 })

@@ -43,7 +43,7 @@ func TestBrowserRendersTheReport(t *testing.T) {
 	url := "file://" + page
 
 	dom := runChromium(t, "--dump-dom", url)
-	for what, want := range expectedElements(rep) {
+	for what, want := range expectedElements(t, rep, matrix) {
 		if got := strings.Count(dom, what); got != want {
 			t.Errorf("the browser's DOM has %d × %s, want %d", got, what, want)
 		}

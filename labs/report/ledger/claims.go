@@ -15,8 +15,8 @@ type Claim struct {
 // Claims is the ledger, in the article's order. IDs never change: reports,
 // rubrics and the kernel matrix are keyed by them.
 var Claims = []Claim{
-	{"K1", "kernel", "the memory controller needs kernel >= 4.3 for the labs; 3.10 is known not to run them", "4.4.0-117"},
-	{"F1", "files", "a memory cgroup directory exposes the 26 listed interface files", "26 files"},
+	{"K1", "kernel", "the memory controller needs kernel >= 4.3 for the labs to run; 3.10 is known not to", "4.4.0-117"},
+	{"F1", "files", "a memory cgroup directory exposes the article's 26 interface files", "26 files"},
 	{"D1", "docker", "docker run -m 128m sets the container cgroup's limit, reported in bytes", "134217728"},
 	{"D2", "docker", "the container's memory cgroup is found by its ID under the memory hierarchy", "system.slice/docker-ID.scope"},
 	{"D3", "docker", "with stress holding 100m, usage_in_bytes is about 101 MiB", "106049536"},
@@ -27,7 +27,7 @@ var Claims = []Claim{
 	{"D8", "docker", "top's RES of stress is below the cgroup usage because other tasks are in the cgroup", "RES 102336 KiB"},
 	{"D9", "docker", "cgroup.procs lists the host PIDs of all the container's processes", "5 PIDs"},
 	{"G1", "go", `writing "100m" to memory.limit_in_bytes reads back in bytes`, "104857600"},
-	{"G2", "go", "/proc/self/exe links to the running program; exec'ing it runs the same program, told apart by argv[0]", "/proc/self/exe -> /usr/bin/ls"},
+	{"G2", "go", "/proc/self/exe links to the running program; exec'ing it runs the same program again, told apart by argv[0]", "/proc/self/exe -> /usr/bin/ls"},
 	{"G3", "go", "in a new PID namespace the re-executed child sees itself as PID 1", "Current pid: 1"},
 	{"G4", "go", "the tasks file lists the host PIDs of the child and every descendant (sh, stress, its worker)", "7 PIDs"},
 	{"G5", "go", "stress at 99m under a 100m limit keeps running", "runs (RES 101680 KiB)"},
@@ -35,6 +35,10 @@ var Claims = []Claim{
 	{"G7", "go", "when the limit is exceeded, every process in the group is killed", "whole group killed"},
 	{"G8", "go", "starting the child, then writing its PID to tasks, confines everything the child goes on to run", "usage 2617344 while stress held 99M RES"},
 }
+
+// Modes are the cgroup modes every claim is checked in: v1 (the article's)
+// and v2 (its translation). Each claim needs a spec in each.
+var Modes = []string{"v1", "v2"}
 
 // Lookup returns the claim with the given ID.
 func Lookup(id string) (Claim, error) {

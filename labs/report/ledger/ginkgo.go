@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"regexp"
 	"strings"
 	"time"
 
@@ -26,8 +25,6 @@ type VerdictEntry struct {
 	Verdict Verdict `json:"verdict"`
 	Why     string  `json:"why,omitempty"`
 }
-
-var claimID = regexp.MustCompile(`\b([KFDG][0-9]+):`)
 
 // LoadGinkgoJSON reads a report written by ginkgo --json-report.
 func LoadGinkgoJSON(path string) ([]types.Report, error) {
@@ -59,15 +56,18 @@ func FromGinkgo(suites []types.Report) (Report, error) {
 			if spec.LeafNodeType != types.NodeTypeIt {
 				continue
 			}
-			m := claimID.FindStringSubmatch(spec.FullText())
-			if m == nil {
-				continue // not a claim spec (a helper's own test)
-			}
-			claim, err := Lookup(m[1])
+			id, err := ClaimOf(spec.Labels())
 			if err != nil {
 				return rep, fmt.Errorf("spec %q: %w", spec.FullText(), err)
 			}
-			mode := specMode(spec.Labels())
+			if id == "" {
+				continue // not a claim spec (a helper's own test)
+			}
+			claim, err := Lookup(id)
+			if err != nil {
+				return rep, fmt.Errorf("spec %q: %w", spec.FullText(), err)
+			}
+			mode := ModeOf(spec.Labels())
 			key := claim.ID + "/" + mode
 			i, seen := index[key]
 			if !seen {
@@ -155,15 +155,6 @@ func suiteEnv(suite types.Report) (Env, bool) {
 		}
 	}
 	return Env{Kernel: "unknown"}, false
-}
-
-func specMode(labels []string) string {
-	for _, l := range labels {
-		if strings.HasPrefix(l, "cgroup:") {
-			return strings.TrimPrefix(l, "cgroup:")
-		}
-	}
-	return "any"
 }
 
 // decode reads an entry's value, whether it was made in this process or
