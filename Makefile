@@ -1,13 +1,5 @@
 # memlab: checks, on this kernel, every claim of the article on the cgroup
-# memory controller.
-#
-#   make labs      run every claim here and print the claim-by-claim report
-#   make test      what CI runs: lint, unit tests, the labs, bookworm's kernel under qemu, grading
-#   make matrix    every claim on several kernels and both cgroup modes, under qemu
-#   make grade     grade a runner (RUNNER=...) against the runner contract
-#   make vm-labs   the labs in the student VM (vagrant up first)
-#   make bench     wall times against their targets, memlab's peak memory
-#   make clean     remove bin/ and reports/ (and any group a killed run left)
+# memory controller. `make help` lists every target: each one's `##` comment.
 #
 # The labs need root and a cgroup filesystem with the memory controller;
 # `make labs` installs what is missing through vagrant/provision.sh.
@@ -34,8 +26,8 @@ BENCH_RUNS  ?= 5
 .DEFAULT_GOAL := help
 .PHONY: help labs test lint unit fuzz bench clean provision matrix-test
 
-help:
-	@sed -n '4,10s/^# \{0,1\}//p' Makefile
+help: ## list every target (this list)
+	@awk -F ':[^#]*## ' '/^[a-z][a-z-]*:[^=]*## / { printf "  make %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 include mk/image.mk
 include mk/matrix.mk
@@ -48,7 +40,7 @@ $(MEMLAB): FORCE
 FORCE:
 
 # Only what is missing is installed; a provisioned machine pays 0.1 s.
-provision:
+provision: ## install what the labs need that is missing (vagrant/provision.sh)
 	@if [ "$$(id -u)" != 0 ]; then echo "memlab: the labs need root: run 'sudo make labs'" >&2; exit 67; fi
 	@vagrant/provision.sh --check >/dev/null 2>&1 || vagrant/provision.sh
 
@@ -60,7 +52,7 @@ provision:
 ifeq ($(MEMLAB_LAB_MACHINE),no)
 labs: labs-delegate
 else
-labs: provision $(MEMLAB)
+labs: provision $(MEMLAB) ## run every claim here and print the claim-by-claim report
 	@mkdir -p $(REPORTS) && rm -f $(REPORTS)/ginkgo.json $(REPORTS)/junit.xml
 	@status=0; \
 	$(GINKGO) --keep-going $(GINKGO_OUTPUT) --label-filter='$(LABEL_FILTER)' \
@@ -74,29 +66,37 @@ endif
 # real here too (the host's memory controller is on v1).
 TEST_KERNELS ?= bookworm=debian:bookworm
 
-test: lint lint-vm unit test-vm labs matrix-test grade-check
+test: lint lint-vm unit test-vm labs matrix-test grade-check ## what CI runs: lint, unit tests, the labs, the kernel matrix, grading
 
-matrix-test: $(MEMLAB)
+matrix-test: $(MEMLAB) ## the kernel matrix on TEST_KERNELS only (what make test runs)
 	$(MEMLAB) matrix --kernels '$(TEST_KERNELS)' --out $(REPORTS)
 
-lint:
-	@out=$$(gofmt -l labs specs); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+# Every tracked file whose first line is a sh, bash or dash shebang.
+SCRIPTS = $(shell git ls-files -z | xargs -0 awk 'FNR==1 { if ($$0 ~ /^\#!.*(\/|env )(ba|da)?sh( |$$)/) print FILENAME; nextfile }')
+# golangci-lint's version (and its ~200 dependencies) live in their own
+# module file, out of the product's go.mod.
+GOLANGCI := $(GO) tool -modfile=mk/tools/go.mod golangci-lint
+
+lint: ## gofmt, go vet, golangci-lint (.golangci.yml), go mod tidy -diff, shellcheck on every script
+	@out=$$(gofmt -l labs specs test fixtures); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	shellcheck vagrant/*.sh labs/grade/testdata/runners/* .ci/run
+	$(GOLANGCI) run ./...
+	$(GO) mod tidy -diff
+	shellcheck $(SCRIPTS)
 
 # specs/claim's test walks the suites (ginkgo --dry-run: no root) against the ledger.
 # labs/cmd/memlab's tests are plain Go tests, which take no flag through
 # `go test ./...`: they take REQUIRE_DOCKER as MEMLAB_REQUIRE_DOCKER.
-unit:
+unit: ## unit tests of the library, on files captured from real kernels (no root needed for most)
 	MEMLAB_REQUIRE_DOCKER='$(filter 1,$(REQUIRE_DOCKER))' $(GO) test ./labs/... ./specs/claim/...
 
 # A short pass over every fuzz target (go test -fuzz takes one at a time).
 FUZZTIME ?= 10s
-fuzz:
+fuzz: ## a short go test -fuzz pass over every fuzz target (FUZZTIME=10s each)
 	@for t in FuzzParseSize FuzzValidateName FuzzParseKeyValues FuzzDetectFromMountinfo; do \
 		$(GO) test ./labs/kernel/cgroup -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; done
 
-bench: provision $(MEMLAB)
+bench: provision $(MEMLAB) ## wall times of the suites and the matrix against their targets; memlab's peak memory
 	@mkdir -p bin $(REPORTS)
 	$(GINKGO) build -o bin ./specs/rawcgroup ./specs/reexec ./specs/docker >/dev/null
 	$(GO) run ./labs/cmd/labbench -runs $(BENCH_RUNS) -memlab $(MEMLAB) -target 10s bin/rawcgroup.test bin/reexec.test
@@ -108,6 +108,6 @@ bench: provision $(MEMLAB)
 	end=$$(date +%s.%N); \
 	awk -v s=$$start -v e=$$end 'BEGIN { w = e - s; printf "%-28s %7.1fs  target 90s: %s\n", "kernel matrix, every cell", w, (w <= 90 ? "within" : "OVER") }'
 
-clean:
+clean: ## remove bin/ and reports/, and whatever a killed run left (memlab sweep)
 	@if [ -x $(MEMLAB) ] && [ "$$(id -u)" = 0 ]; then $(MEMLAB) sweep; fi
 	rm -rf bin $(REPORTS)

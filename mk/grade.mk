@@ -33,7 +33,7 @@ _memlab_grade_saved_goal := $(.DEFAULT_GOAL)
 .PHONY: grade grade-check
 # The suite fails whenever the runner loses a spec: its status is not the
 # grade's. memlab grade decides, from the rubric's pass mark.
-grade:
+grade: ## grade RUNNER (default: the reference) against the runner contract; Points x/y
 	@$(_memlab_grade_root_check)
 	@cd $(MEMLAB_GRADE_ROOT) && mkdir -p bin $(GRADE_REPORTS) && \
 	rm -f $(GRADE_REPORTS)/runner.json $(GRADE_REPORTS)/runner-junit.xml && \
@@ -47,7 +47,7 @@ grade:
 	bin/memlab grade --rubric $(GRADE_RUBRIC) \
 		--from $(GRADE_REPORTS)/runner.json --out $(GRADE_REPORTS)
 
-grade-check:
+grade-check: ## the reference and every broken runner score exactly what the rubric says
 	@$(_memlab_grade_root_check)
 	cd $(MEMLAB_GRADE_ROOT) && $(MEMLAB_GRADE_GO) test -count=1 -timeout=2h -v \
 		-run '^TestKnownRunnersLoseExactlyTheirPoints$$' ./labs/grade \

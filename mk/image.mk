@@ -20,11 +20,11 @@ _memlab_image_run = cd $(MEMLAB_IMAGE_ROOT) && \
 _memlab_image_saved_goal := $(.DEFAULT_GOAL)
 
 .PHONY: image image-force image-remove
-image:
+image: ## build the lab image memlab/stress:16.04 offline, unless it is up to date
 	$(_memlab_image_run) $(if $(filter 1,$(MEMLAB_IMAGE_ONLINE)),--online)
-image-force:
+image-force: ## rebuild the lab image
 	$(_memlab_image_run) --force $(if $(filter 1,$(MEMLAB_IMAGE_ONLINE)),--online)
-image-remove:
+image-remove: ## remove the lab image (only one memlab built)
 	$(_memlab_image_run) --remove
 
 ifneq ($(_memlab_image_saved_goal),)
