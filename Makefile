@@ -68,7 +68,7 @@ TEST_KERNELS ?= bookworm=debian:bookworm
 test: lint lint-vm unit test-vm labs matrix-test grade-check
 
 matrix-test: $(MEMLAB)
-	$(MEMLAB) matrix --kernels '$(TEST_KERNELS)' --out $(REPORTS)
+	$(MEMLAB) matrix --go '$(GO)' --kernels '$(TEST_KERNELS)' --out $(REPORTS)
 
 lint:
 	@out=$$(gofmt -l labs specs); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -91,7 +91,7 @@ bench: provision $(MEMLAB)
 	$(GO) run ./labs/cmd/labbench -runs 3 -memlab $(MEMLAB) -target 15s bin/docker.test
 	@# The kernel matrix, once (kernels cached after the first run): target 90 s.
 	@start=$$(date +%s.%N); \
-	$(MEMLAB) matrix --out $(REPORTS)/bench-matrix >$(REPORTS)/bench-matrix.log 2>&1 || \
+	$(MEMLAB) matrix --go '$(GO)' --out $(REPORTS)/bench-matrix >$(REPORTS)/bench-matrix.log 2>&1 || \
 		{ echo "the kernel matrix failed: see $(REPORTS)/bench-matrix.log"; exit 1; }; \
 	end=$$(date +%s.%N); \
 	awk -v s=$$start -v e=$$end 'BEGIN { w = e - s; printf "%-28s %7.1fs  target 90s: %s\n", "kernel matrix, every cell", w, (w <= 90 ? "within" : "OVER") }'
