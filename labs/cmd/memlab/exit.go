@@ -46,7 +46,7 @@ func exitCode(err error) int {
 		return exitNoCgroupFS
 	case errors.Is(err, runner.ErrCommandNotFound):
 		return exitNotFound
-	case errors.Is(err, errNoReport):
+	case errors.Is(err, errNoReport), errors.Is(err, matrix.ErrNoReport):
 		return exitNoSuchReport
 	case errors.Is(err, docker.ErrNoEngine):
 		return exitNoEngine

@@ -15,6 +15,7 @@ const usage = `usage:
              [--name NAME] [--result FILE] -- CMD [ARGS...]
   memlab report [--from reports/ginkgo.json] [--out reports]
   memlab matrix [--kernels LIST] [--modes v1,v2] [--baseline FILE] (see memlab matrix --help)
+  memlab vm-matrix [--out reports] NAME=path/to/claims.json ...
   memlab docker cgroup CONTAINER | image | sweep
   memlab sweep
   memlab env`
@@ -33,6 +34,8 @@ func main() {
 		err = cmdReport(os.Args[2:])
 	case "matrix":
 		err = cmdMatrix(os.Args[2:])
+	case "vm-matrix":
+		err = cmdVMMatrix(os.Args[2:])
 	case "docker":
 		err = cmdDocker(os.Args[2:])
 	case "sweep":
