@@ -69,7 +69,7 @@ TEST_KERNELS ?= bookworm=debian:bookworm
 test: lint lint-vm unit test-vm labs matrix-test grade-check ## what CI runs: lint, unit tests, the labs, the kernel matrix, grading
 
 matrix-test: $(MEMLAB) ## the kernel matrix on TEST_KERNELS only (what make test runs)
-	$(MEMLAB) matrix --kernels '$(TEST_KERNELS)' --out $(REPORTS)
+	$(MEMLAB) matrix --go '$(GO)' --kernels '$(TEST_KERNELS)' --out $(REPORTS)
 
 # Every tracked file whose first line is a sh, bash or dash shebang.
 SCRIPTS = $(shell git ls-files -z | xargs -0 awk 'FNR==1 { if ($$0 ~ /^\#!.*(\/|env )(ba|da)?sh( |$$)/) print FILENAME; nextfile }')
@@ -103,7 +103,7 @@ bench: provision $(MEMLAB) ## wall times of the suites and the matrix against th
 	$(GO) run ./labs/cmd/labbench -runs 3 -memlab $(MEMLAB) -target 15s bin/docker.test
 	@# The kernel matrix, once (kernels cached after the first run): target 90 s.
 	@start=$$(date +%s.%N); \
-	$(MEMLAB) matrix --out $(REPORTS)/bench-matrix >$(REPORTS)/bench-matrix.log 2>&1 || \
+	$(MEMLAB) matrix --go '$(GO)' --out $(REPORTS)/bench-matrix >$(REPORTS)/bench-matrix.log 2>&1 || \
 		{ echo "the kernel matrix failed: see $(REPORTS)/bench-matrix.log"; exit 1; }; \
 	end=$$(date +%s.%N); \
 	awk -v s=$$start -v e=$$end 'BEGIN { w = e - s; printf "%-28s %7.1fs  target 90s: %s\n", "kernel matrix, every cell", w, (w <= 90 ? "within" : "OVER") }'

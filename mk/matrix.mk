@@ -10,13 +10,14 @@
 #                                          [NAME=]PATH or [NAME=]debian:SUITE[/PACKAGE]
 #   make matrix MATRIX_LABELS='cgroup:v2 && !docker'   --ginkgo.label-filter in the guest
 #   make matrix MATRIX_FLAGS='--modes v2 --jobs 1 --timeout 300s'
-# Kernels are fetched once into MEMLAB_KERNEL_CACHE (/var/cache/memlab/kernels);
-# `memlab matrix --help` lists every flag.
+# Kernels are fetched once into /var/cache/memlab/kernels (MATRIX_FLAGS='--cache
+# DIR' for another); `memlab matrix --help` lists every flag.
 
 # This file's directory, fixed now: MAKEFILE_LIST grows with each include.
 MEMLAB_MATRIX_MK_DIR := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 MEMLAB_MATRIX_ROOT   := $(abspath $(MEMLAB_MATRIX_MK_DIR)/..)
-MEMLAB_MATRIX_GO     ?= go
+# The go that builds memlab also builds the suites the guests run.
+MEMLAB_MATRIX_GO     ?= $(or $(GO),go)
 MEMLAB_MATRIX_BASELINE ?= fixtures/matrix-baseline.json
 MEMLAB_MATRIX_BIN    ?= bin/memlab
 KERNELS      ?=
@@ -25,7 +26,7 @@ MATRIX_FLAGS ?=
 
 _memlab_matrix_run = cd $(MEMLAB_MATRIX_ROOT) && \
 	$(MEMLAB_MATRIX_GO) build -o $(MEMLAB_MATRIX_BIN) ./labs/cmd/memlab && \
-	$(MEMLAB_MATRIX_BIN) matrix $(if $(KERNELS),--kernels '$(KERNELS)') \
+	$(MEMLAB_MATRIX_BIN) matrix --go '$(MEMLAB_MATRIX_GO)' $(if $(KERNELS),--kernels '$(KERNELS)') \
 	$(if $(MATRIX_LABELS),--label-filter '$(MATRIX_LABELS)') $(MATRIX_FLAGS)
 
 # Do not steal the including Makefile's default goal; alone, default to matrix.

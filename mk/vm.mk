@@ -45,7 +45,7 @@ lint-vm:
 	@$(_memlab_vm_env) bash $(MEMLAB_VM_SH) validate
 	cd $(MEMLAB_VM_MK_DIR)/.. && shellcheck vagrant/*.sh test/vm/testdata/vagrant test/vm/testdata/guest/*
 test-vm:
-	cd $(MEMLAB_VM_MK_DIR)/.. && $(MEMLAB_VM_GO) test -count=1 ./test/vm/ ./labs/cmd/vmmatrix/
+	cd $(MEMLAB_VM_MK_DIR)/.. && $(MEMLAB_VM_GO) test -count=1 ./test/vm/ ./labs/matrix/
 
 ifneq ($(_memlab_vm_saved_goal),)
 .DEFAULT_GOAL := $(_memlab_vm_saved_goal)

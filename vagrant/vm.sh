@@ -19,8 +19,8 @@
 #   VAGRANT          the vagrant command (default: vagrant)
 #   MEMLAB_VM_ROOT   the repository on the host (default: this script's ..)
 #   LABEL_FILTER     passed to the guest's `make labs`
-#   MEMLAB_VMMATRIX  the table maker (default: go run ./labs/cmd/vmmatrix in this repository)
-#   GO               the go command for that (default: go)
+#   GO               the go command that runs `memlab vm-matrix` from this
+#                    repository to make the table (default: go)
 #
 # Exit status: the guest's `make labs` status when it failed, else 1 for
 # any other failure, 2 for usage.
@@ -167,7 +167,7 @@ matrix() {
 	local vms vm status=0 pairs=()
 	vms=$(running) || die "vagrant status failed: is vagrant installed? (see docs/student-vm.md)"
 	[[ -n $vms ]] || die "no memlab VM is running: 'vagrant up', or 'vagrant up xenial bionic focal jammy'"
-	if [[ -z ${MEMLAB_VMMATRIX:-} ]] && ! command -v "${GO:-go}" >/dev/null 2>&1; then
+	if ! command -v "${GO:-go}" >/dev/null 2>&1; then
 		die "make vm-matrix builds its table with Go on this machine, and there is no '${GO:-go}' here: install Go (go.mod's version), or run 'make vm-labs VM=NAME' for each VM"
 	fi
 	for vm in $vms; do
@@ -176,12 +176,7 @@ matrix() {
 		labs "$vm" "reports/vm/$vm" || { status=$?; say "$vm: labs exited $status"; }
 		pairs+=("$vm=$ROOT/reports/vm/$vm/claims.json")
 	done
-	if [[ -n ${MEMLAB_VMMATRIX:-} ]]; then
-		# shellcheck disable=SC2086 # a command line, split on purpose
-		$MEMLAB_VMMATRIX -out "$ROOT/reports" "${pairs[@]}" || status=$?
-	else
-		(cd "$REPO" && "${GO:-go}" run ./labs/cmd/vmmatrix -out "$ROOT/reports" "${pairs[@]}") || status=$?
-	fi
+	(cd "$REPO" && "${GO:-go}" run ./labs/cmd/memlab vm-matrix --out "$ROOT/reports" "${pairs[@]}") || status=$?
 	return "$status"
 }
 

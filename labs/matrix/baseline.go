@@ -139,16 +139,21 @@ func RegressionError(changes []Change) error {
 
 // LoadBaseline reads a baseline file.
 func LoadBaseline(path string) (Baseline, error) {
-	var b Baseline
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return b, err
+		return Baseline{}, err
 	}
+	return ParseBaseline(path, data)
+}
+
+// ParseBaseline reads a baseline; name says where it came from, in errors.
+func ParseBaseline(name string, data []byte) (Baseline, error) {
+	var b Baseline
 	if err := json.Unmarshal(data, &b); err != nil {
-		return b, fmt.Errorf("%s: %w", path, err)
+		return b, fmt.Errorf("%s: %w", name, err)
 	}
 	if len(b.Cells) == 0 {
-		return b, fmt.Errorf("%s: a baseline with no cells", path)
+		return b, fmt.Errorf("%s: a baseline with no cells", name)
 	}
 	return b, nil
 }

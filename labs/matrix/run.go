@@ -1,321 +1,348 @@
 // Package matrix runs the claims on many kernels and cgroup modes: it plans
 // the cells (kernel × mode), boots one guest per cell in parallel, turns
 // each guest's Ginkgo reports into ledger results, tabulates the verdicts
-// (claims down, cells across) and compares them with a baseline.
+// (claims down, cells across) and compares them with a baseline. Run is
+// the whole of `memlab matrix`; FromReports tabulates machines that ran the
+// labs themselves (`memlab vm-matrix`).
 package matrix
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/memlab/memlab/labs/matrix/guest"
 	"github.com/memlab/memlab/labs/matrix/kernels"
 	"github.com/memlab/memlab/labs/matrix/qemu"
-	"github.com/memlab/memlab/labs/report/ledger"
-	"github.com/onsi/ginkgo/v2/types"
 )
 
-// Cell statuses.
-const (
-	Ran      = "ran"       // the suites ran; the claims carry their verdicts
-	Skipped  = "skipped"   // the mode could not be mounted or lacks memory; every claim skipped
-	NoResult = "no result" // the guest hung, panicked or handed nothing back
-)
+// Config is one run of the kernel matrix, as the command's flags give it.
+type Config struct {
+	Kernels     []kernels.Source // booted in this order, each in every mode
+	KernelsFrom string           // where the list came from, for the plan
+	Modes       []string         // guest.V1, guest.V2
 
-// Cell is one guest: a kernel booted into one cgroup mode.
-type Cell struct {
-	Kernel kernels.Kernel
-	Mode   string
+	// The suites each guest runs: prebuilt static test binaries, else the
+	// packages built with Go in ModuleDir (a memlab checkout).
+	SuiteBinaries []string
+	SuitePackages []string
+	ModuleDir     string // default "."
+	Go            string // the go command; default go on PATH
+	LabelFilter   string // --ginkgo.label-filter for every suite
+
+	Jobs     int           // guests at once; default the host's cores
+	Timeout  time.Duration // hard timeout per guest
+	MemoryMB int
+	Accel    string // "kvm", "tcg", or "auto" ("" too): kvm when usable
+
+	Cache     kernels.Cache // where kernels are fetched and kept; Run sets its Log
+	FetchOnly bool          // fetch and check the kernels, boot nothing
+	PlanOnly  bool          // say what a run would do; fetch, build and boot nothing
+
+	Out           string       // matrix.json, matrix.md and matrix/CELL/ go here
+	Baseline      *BaselineRef // compare the run with it; nil: no comparison
+	WriteBaseline string       // record the run there, when no claim failed
+
+	Stdout io.Writer                     // the table and the summary; default io.Discard
+	Log    func(format string, a ...any) // progress, one line per call
 }
 
-// ID names a cell in tables and baselines: "bookworm/v2".
-func (c Cell) ID() string { return c.Kernel.Name + "/" + c.Mode }
+// BaselineRef is the baseline a run is compared with.
+type BaselineRef struct {
+	Name string // a path, or what Data is, for messages
+	Data []byte // the baseline itself; nil: read the file Name
+}
 
-// Plan is every kernel in every mode, kernels in list order, modes inner.
-func Plan(ks []kernels.Kernel, modes []string) []Cell {
-	var cells []Cell
-	for _, k := range ks {
-		for _, m := range modes {
-			cells = append(cells, Cell{Kernel: k, Mode: m})
+// Result is what a run found, beyond the files it wrote.
+type Result struct {
+	Kernels []kernels.Kernel
+	Matrix  Matrix
+	Changes []Change // verdicts that differ from the baseline
+	Unseen  []string // baseline cells this run did not boot
+	Fresh   []string // cells the baseline does not know
+}
+
+// steps are the parts of a run that touch the machine; tests replace them.
+type steps struct {
+	detectAccel func() (accel, why string)
+	checkModule func(ctx context.Context, goBin, dir string) error
+	fetch       func(ctx context.Context, c *kernels.Cache, s kernels.Source) (kernels.Kernel, error)
+	buildSuites func(ctx context.Context, goBin, moduleDir string, patterns []string, outDir string) ([]guest.Suite, error)
+	buildInitrd func(cfg guest.Config, file string) error
+	boot        func(ctx context.Context, o BootOptions) Matrix
+}
+
+var machine = steps{
+	detectAccel: qemu.DetectAccel,
+	checkModule: guest.CheckModule,
+	fetch: func(ctx context.Context, c *kernels.Cache, s kernels.Source) (kernels.Kernel, error) {
+		return c.Get(ctx, s)
+	},
+	buildSuites: guest.BuildSuites,
+	buildInitrd: guest.Build,
+	boot:        Boot,
+}
+
+// Run fetches the kernels, builds the guest initramfs, boots every cell,
+// writes the reports into cfg.Out and compares the verdicts with the
+// baseline. The error is ErrRegression when a verdict changed from the
+// baseline, ErrClaimsFailed when a claim failed or a cell gave no result,
+// and wraps ctx's error when ctx ended first (then no report is written).
+// Its work directory and every guest are gone when it returns.
+func Run(ctx context.Context, cfg Config) (Result, error) {
+	return run(ctx, cfg, machine)
+}
+
+func run(ctx context.Context, cfg Config, do steps) (Result, error) {
+	var res Result
+	cfg.setDefaults()
+	if len(cfg.Kernels) == 0 || len(cfg.Modes) == 0 {
+		return res, errors.New("matrix: no kernels or no cgroup modes to boot")
+	}
+	say := cfg.Log
+	if cfg.Accel == "" || cfg.Accel == "auto" {
+		a, why := do.detectAccel()
+		cfg.Accel = a
+		say("accelerator %s (%s)", a, why)
+	}
+	cfg.Cache.Log = say
+	if cfg.PlanOnly {
+		cfg.writePlan(ctx, do)
+		return res, nil
+	}
+
+	// Outside a checkout, say so before minutes of fetching.
+	if !cfg.FetchOnly && len(cfg.SuiteBinaries) == 0 {
+		if err := do.checkModule(ctx, cfg.Go, cfg.ModuleDir); err != nil {
+			return res, err
 		}
 	}
-	return cells
-}
-
-// CellResult is what one cell produced.
-type CellResult struct {
-	ID           string            `json:"id"`
-	Kernel       string            `json:"kernel"`
-	Release      string            `json:"release"`
-	Source       string            `json:"source"`
-	Mode         string            `json:"cgroup_mode"`
-	Status       string            `json:"status"`
-	Reason       string            `json:"reason,omitempty"`
-	ConsoleTail  string            `json:"console_tail,omitempty"`
-	BootSeconds  float64           `json:"boot_seconds"`  // guest uptime when /init started
-	GuestSeconds float64           `json:"guest_seconds"` // guest uptime when it handed back
-	WallSeconds  float64           `json:"wall_seconds"`  // qemu start to exit, on the host
-	Suites       []guest.SuiteRun  `json:"suites,omitempty"`
-	Config       []kernels.Finding `json:"config_findings,omitempty"`
-	Report       ledger.Report     `json:"report"`
-	Artifacts    string            `json:"artifacts,omitempty"`
-}
-
-// Matrix is a whole run.
-type Matrix struct {
-	Title       string       `json:"title,omitempty"` // "kernel matrix" when empty
-	Generated   time.Time    `json:"generated"`
-	Accel       string       `json:"accel"`
-	Jobs        int          `json:"jobs"`
-	WallSeconds float64      `json:"wall_seconds"`
-	Cells       []CellResult `json:"cells"`
-}
-
-// Options drive Run.
-type Options struct {
-	Cells     []Cell
-	Initrd    string        // the guest initramfs, shared by every cell
-	Jobs      int           // guests at once; default the host's cores
-	Timeout   time.Duration // hard timeout per guest
-	MemoryMB  int
-	Accel     string
-	WorkDir   string // each cell's qemu files go in a directory under it (removed after)
-	Artifacts string // each cell's console log and hand-back are kept in Artifacts/KERNEL-MODE
-	Log       func(format string, a ...any)
-}
-
-// Run boots every cell, at most Jobs at once, and returns their results in
-// plan order. It returns early (cells not started are "no result") when ctx
-// ends; the guests it started are gone when it returns.
-func Run(ctx context.Context, o Options) Matrix {
-	if o.Jobs <= 0 {
-		o.Jobs = runtime.NumCPU()
-	}
-	if o.Accel == "" {
-		o.Accel, _ = qemu.DetectAccel()
-	}
-	m := Matrix{Generated: time.Now().UTC(), Accel: o.Accel, Jobs: o.Jobs}
-	m.Cells = make([]CellResult, len(o.Cells))
-	start := time.Now()
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < min(o.Jobs, len(o.Cells)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				m.Cells[i] = runCellSafely(ctx, o, o.Cells[i])
-				if o.Log != nil {
-					r := m.Cells[i]
-					o.Log("%-16s %-9s %5.1fs wall, boot %.1fs%s", r.ID, r.Status, r.WallSeconds, r.BootSeconds, brief(r.Reason))
-				}
-			}
-		}()
-	}
-	// Cells start in plan order; once ctx ends the rest are not started.
-	for i, c := range o.Cells {
-		if ctx.Err() != nil {
-			m.Cells[i] = noResult(c, "not started: "+ctx.Err().Error(), "")
-			continue
-		}
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			m.Cells[i] = noResult(c, "not started: "+ctx.Err().Error(), "")
-		}
-	}
-	close(next)
-	wg.Wait()
-	m.WallSeconds = time.Since(start).Seconds()
-	return m
-}
-
-// runCellSafely turns a panic of the harness into the cell's "no result".
-func runCellSafely(ctx context.Context, o Options, c Cell) (r CellResult) {
-	defer func() {
-		if p := recover(); p != nil {
-			r = noResult(c, fmt.Sprintf("harness panic: %v", p), "")
-		}
-	}()
-	return runCell(ctx, o, c)
-}
-
-func brief(reason string) string {
-	if reason == "" {
-		return ""
-	}
-	if i := strings.IndexByte(reason, '\n'); i >= 0 {
-		reason = reason[:i]
-	}
-	if len(reason) > 120 {
-		reason = reason[:119] + "…"
-	}
-	return ": " + reason
-}
-
-func newResult(c Cell) CellResult {
-	r := CellResult{ID: c.ID(), Kernel: c.Kernel.Name, Release: c.Kernel.Release,
-		Source: c.Kernel.Source.String(), Mode: c.Mode}
-	if c.Kernel.Config != "" {
-		if fs, err := kernels.CheckFile(c.Kernel.Config); err == nil {
-			for _, f := range fs {
-				if f.Mode == "" || f.Mode == c.Mode {
-					r.Config = append(r.Config, f)
-				}
-			}
-		}
-	}
-	return r
-}
-
-func noResult(c Cell, why, tail string) CellResult {
-	r := newResult(c)
-	r.Status, r.Reason, r.ConsoleTail = NoResult, why, tail
-	r.Report = everyClaim(r, ledger.NoResult, why)
-	return r
-}
-
-// everyClaim is a report giving every ledger claim the same verdict.
-func everyClaim(r CellResult, v ledger.Verdict, why string) ledger.Report {
-	rep := ledger.Report{Generated: time.Now().UTC(),
-		Env: ledger.Env{Kernel: r.Release, MemoryMode: r.Mode}}
-	for _, c := range ledger.Claims {
-		rep.Results = append(rep.Results, ledger.Result{ID: c.ID, Claim: c.Statement, Mode: r.Mode,
-			Kernel: r.Release, Verdict: v, Article: c.Article, Why: why})
-	}
-	return rep
-}
-
-func runCell(ctx context.Context, o Options, c Cell) CellResult {
-	r := newResult(c)
-	dir, err := os.MkdirTemp(o.WorkDir, "cell-"+c.Kernel.Name+"-"+c.Mode+"-")
+	sweepWorkDirs(say)
+	work, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", workDirPrefix, os.Getpid()))
 	if err != nil {
-		return noResult(c, "harness: "+err.Error(), "")
+		return res, err
 	}
-	defer os.RemoveAll(dir)
-	res := qemu.Run(ctx, qemu.Guest{
-		Kernel: c.Kernel.Image, Initrd: o.Initrd, Append: guest.Cmdline(c.Mode),
-		MemoryMB: o.MemoryMB, Accel: o.Accel, Timeout: o.Timeout, Dir: dir,
-	})
-	r.WallSeconds = round(res.Wall.Seconds())
-	consoleText, _ := os.ReadFile(res.Console)
-	con := guest.ParseConsole(string(consoleText))
-	r.BootSeconds = con.Booted
-	if con.Release != "" {
-		r.Release = con.Release
-	}
-	tail := qemu.TailText(string(consoleText), 20)
-	var art string
-	if o.Artifacts != "" {
-		art = filepath.Join(o.Artifacts, c.Kernel.Name+"-"+c.Mode)
-		if err := os.RemoveAll(art); err == nil && os.MkdirAll(art, 0o755) == nil {
-			_ = os.WriteFile(filepath.Join(art, "console.log"), consoleText, 0o644)
-			r.Artifacts = art
-		} else {
-			art = ""
-		}
-	}
-	fail := func(why string) CellResult {
-		out := noResult(c, why, tail)
-		out.WallSeconds, out.BootSeconds, out.Release, out.Artifacts = r.WallSeconds, r.BootSeconds, r.Release, r.Artifacts
-		return out
-	}
-	switch {
-	case res.Err != nil && ctx.Err() != nil:
-		return fail("interrupted")
-	case res.TimedOut:
-		return fail(fmt.Sprintf("the guest did not finish within %s (killed)", o.Timeout))
-	case res.Err != nil:
-		return fail(res.Err.Error())
-	}
-	f, err := os.Open(res.HandBack)
-	if err != nil {
-		return fail("no hand-back file: " + err.Error())
-	}
-	hb, err := guest.ParseHandBack(f)
-	f.Close()
-	if err != nil {
-		why := err.Error()
-		if con.Panic != "" {
-			why = "guest kernel panic: " + con.Panic
-		} else if con.Booted == 0 {
-			why = "the guest never reached /init (" + why + ")"
-		}
-		return fail(why)
-	}
-	outc, err := hb.Outcome()
-	if err != nil {
-		return fail(err.Error())
-	}
-	r.GuestSeconds, r.Suites = outc.Uptime, outc.Suites
-	if art != "" {
-		for name, data := range hb.Files {
-			if !strings.Contains(name, "/") {
-				_ = os.WriteFile(filepath.Join(art, name), data, 0o644)
-			}
-		}
-	}
-	if outc.Skipped {
-		r.Status, r.Reason = Skipped, outc.Reason
-		r.Report = everyClaim(r, ledger.Skipped, outc.Reason)
-		return r
-	}
-	rep, notes, err := reportFrom(outc, dir)
-	if err != nil {
-		return fail(err.Error())
-	}
-	r.Status, r.Report, r.Reason = Ran, rep, strings.Join(notes, "; ")
-	if len(outc.Suites) == 0 {
-		r.Reason = "the guest ran no suite"
-	}
-	return r
-}
+	defer os.RemoveAll(work) // runs on a panic too, before it propagates
 
-// reportFrom loads the guest's Ginkgo reports into one ledger report; notes
-// name the suites that ended without one.
-func reportFrom(o guest.Outcome, dir string) (ledger.Report, []string, error) {
-	var notes []string
-	var names []string
-	for name := range o.Reports {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	var all []types.Report
-	for _, name := range names {
-		p := filepath.Join(dir, "report-"+name+".json")
-		if err := os.WriteFile(p, o.Reports[name], 0o644); err != nil {
-			return ledger.Report{}, nil, err
-		}
-		suites, err := ledger.LoadGinkgoJSON(p)
+	for _, s := range cfg.Kernels {
+		k, err := do.fetch(ctx, &cfg.Cache, s)
 		if err != nil {
-			notes = append(notes, fmt.Sprintf("suite %s: unreadable report: %v", name, err))
-			continue
+			return res, interrupted(ctx, err)
 		}
-		all = append(all, suites...)
+		res.Kernels = append(res.Kernels, k)
+		describeKernel(k, say)
 	}
-	for _, s := range o.Suites {
-		if _, ok := o.Reports[s.Name]; !ok {
-			notes = append(notes, fmt.Sprintf("suite %s exited %d without a report%s", s.Name, s.Exit,
-				lastLine(o.Logs[s.Name])))
+	if cfg.FetchOnly {
+		return res, nil
+	}
+
+	suites, err := cfg.suites(ctx, do, filepath.Join(work, "suites"))
+	if err != nil {
+		return res, interrupted(ctx, err)
+	}
+	initrd := filepath.Join(work, "initrd.cpio")
+	gc := guest.Config{Suites: suites, LabelFilter: cfg.LabelFilter, SuiteTimeout: suiteTimeout(cfg.Timeout, len(suites))}
+	if err := do.buildInitrd(gc, initrd); err != nil {
+		return res, err
+	}
+	if st, err := os.Stat(initrd); err == nil {
+		say("initramfs %.1f MiB: busybox, stress, %d suite(s)", float64(st.Size())/(1<<20), len(suites))
+	}
+
+	cells := Plan(res.Kernels, cfg.Modes)
+	say("booting %d cells, %d at a time (%s, %d MiB, timeout %s each)", len(cells), cfg.Jobs, cfg.Accel, cfg.MemoryMB, cfg.Timeout)
+	m := do.boot(ctx, BootOptions{
+		Cells: cells, Initrd: initrd, Jobs: cfg.Jobs, Timeout: cfg.Timeout, MemoryMB: cfg.MemoryMB,
+		Accel: cfg.Accel, WorkDir: work, Artifacts: filepath.Join(cfg.Out, "matrix"), Log: say,
+	})
+	res.Matrix = m
+	if ctx.Err() != nil {
+		return res, fmt.Errorf("matrix interrupted: %w (no report written)", ctx.Err())
+	}
+	out := cfg.Stdout
+	fmt.Fprintln(out)
+	m.WriteText(out)
+
+	if cfg.Baseline != nil {
+		base, err := cfg.Baseline.load()
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			say("no baseline at %s yet (make matrix-baseline records one)", cfg.Baseline.Name)
+		case err != nil:
+			return res, err
+		default:
+			res.Changes, res.Unseen, res.Fresh = Compare(base, m.Baseline())
+			if len(res.Unseen) > 0 {
+				say("baseline cells not run this time: %s", strings.Join(res.Unseen, ", "))
+			}
+			if len(res.Fresh) > 0 {
+				say("cells with no baseline: %s", strings.Join(res.Fresh, ", "))
+			}
+			if len(res.Changes) == 0 {
+				say("every verdict matches %s", cfg.Baseline.Name)
+			}
 		}
 	}
-	rep, err := ledger.FromGinkgo(all)
-	return rep, notes, err
+	if err := m.WriteFiles(cfg.Out, res.Changes); err != nil {
+		return res, err
+	}
+	fmt.Fprintf(out, "\nreports: %s %s (per-cell console and suite reports in %s)\n",
+		filepath.Join(cfg.Out, "matrix.md"), filepath.Join(cfg.Out, "matrix.json"), filepath.Join(cfg.Out, "matrix"))
+	if len(res.Changes) > 0 {
+		fmt.Fprintf(out, "\nchanged from %s:\n", cfg.Baseline.Name)
+		for _, c := range res.Changes {
+			fmt.Fprintf(out, "  %s\n", c)
+		}
+		return res, RegressionError(res.Changes)
+	}
+	// A failed claim is a regression of the kernel or of memlab: it fails
+	// the run, and is never recorded as the baseline.
+	if err := FailuresError(m.Failures()); err != nil {
+		return res, err
+	}
+	if cfg.WriteBaseline != "" {
+		if err := m.WriteBaseline(cfg.WriteBaseline); err != nil {
+			return res, err
+		}
+		say("baseline written to %s", cfg.WriteBaseline)
+	}
+	return res, nil
 }
 
-func lastLine(b []byte) string {
-	t := qemu.TailText(string(b), 1)
-	if t == "" {
-		return ""
+func (cfg *Config) setDefaults() {
+	if cfg.Jobs <= 0 {
+		cfg.Jobs = runtime.NumCPU()
 	}
-	return ": " + t
+	if cfg.ModuleDir == "" {
+		cfg.ModuleDir = "."
+	}
+	if cfg.Out == "" {
+		cfg.Out = "reports"
+	}
+	if cfg.Stdout == nil {
+		cfg.Stdout = io.Discard
+	}
+	if cfg.Log == nil {
+		cfg.Log = func(string, ...any) {}
+	}
 }
 
-func round(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }
+// suites are the guest's test binaries: the ones given, else built now.
+func (cfg *Config) suites(ctx context.Context, do steps, dir string) ([]guest.Suite, error) {
+	if len(cfg.SuiteBinaries) > 0 {
+		var out []guest.Suite
+		for _, p := range cfg.SuiteBinaries {
+			out = append(out, guest.Suite{Name: strings.TrimSuffix(filepath.Base(p), ".test"), Binary: p})
+		}
+		return out, nil
+	}
+	cfg.Log("building %s for the guest (CGO_ENABLED=0 go test -c)", strings.Join(cfg.SuitePackages, ","))
+	return do.buildSuites(ctx, cfg.Go, cfg.ModuleDir, cfg.SuitePackages, dir)
+}
+
+// suiteTimeout gives each suite an equal share of the guest's time left
+// after boot and hand-back; the guest kills a suite 20 s past it.
+func suiteTimeout(guestTimeout time.Duration, suites int) time.Duration {
+	t := (guestTimeout - 40*time.Second) / time.Duration(max(suites, 1))
+	return max(t, 10*time.Second)
+}
+
+func (b *BaselineRef) load() (Baseline, error) {
+	if b.Data == nil {
+		return LoadBaseline(b.Name)
+	}
+	return ParseBaseline(b.Name, b.Data)
+}
+
+func describeKernel(k kernels.Kernel, say func(string, ...any)) {
+	how := "cached"
+	if k.Fetched {
+		how = "fetched"
+	}
+	if k.Path != "" {
+		how = "given"
+	}
+	say("kernel %s: %s (%s, %s)", k.Name, k.Release, k.Source, how)
+	if k.Config == "" {
+		say("kernel %s: no config beside the image; cannot check what it has built in", k.Name)
+		return
+	}
+	findings, err := kernels.CheckFile(k.Config)
+	if err != nil {
+		say("kernel %s: reading %s: %v", k.Name, k.Config, err)
+	}
+	for _, f := range findings {
+		say("kernel %s: %s", k.Name, f)
+	}
+}
+
+func interrupted(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("matrix interrupted: %w", ctx.Err())
+	}
+	return err
+}
+
+// writePlan says what a run would boot and where its inputs come from,
+// touching nothing: no fetch, no build, no guest.
+func (cfg *Config) writePlan(ctx context.Context, do steps) {
+	w := cfg.Stdout
+	from := ""
+	if cfg.KernelsFrom != "" {
+		from = " from " + cfg.KernelsFrom
+	}
+	fmt.Fprintf(w, "kernels%s (cache %s):\n", from, cfg.Cache.Dir)
+	for _, s := range cfg.Kernels {
+		state := "not cached: a run fetches it"
+		if k, err := cfg.Cache.Cached(s); err == nil {
+			state = "cached, " + k.Release
+		} else if s.Path != "" {
+			state = err.Error()
+		}
+		fmt.Fprintf(w, "  %-12s %s (%s)\n", s.Name, s.String(), state)
+	}
+	ks := make([]kernels.Kernel, len(cfg.Kernels))
+	for i, s := range cfg.Kernels {
+		ks[i].Source = s
+	}
+	var ids []string
+	for _, c := range Plan(ks, cfg.Modes) {
+		ids = append(ids, c.ID())
+	}
+	fmt.Fprintf(w, "cells (%d): %s\n", len(ids), strings.Join(ids, " "))
+	if len(cfg.SuiteBinaries) > 0 {
+		fmt.Fprintf(w, "suites: %s\n", strings.Join(cfg.SuiteBinaries, ", "))
+	} else {
+		where := cfg.ModuleDir
+		if err := do.checkModule(ctx, cfg.Go, cfg.ModuleDir); err != nil {
+			where += " (" + firstLine(err.Error()) + ")"
+		}
+		fmt.Fprintf(w, "suites: %s, built in %s\n", strings.Join(cfg.SuitePackages, ", "), where)
+	}
+	fmt.Fprintf(w, "guests: %d at a time, %s, %d MiB, timeout %s each\n", cfg.Jobs, cfg.Accel, cfg.MemoryMB, cfg.Timeout)
+	switch {
+	case cfg.Baseline == nil:
+		fmt.Fprintln(w, "baseline: none (no comparison)")
+	default:
+		if b, err := cfg.Baseline.load(); err != nil {
+			fmt.Fprintf(w, "baseline: %s: %v\n", cfg.Baseline.Name, err)
+		} else {
+			fmt.Fprintf(w, "baseline: %s (%d cells)\n", cfg.Baseline.Name, len(b.Cells))
+		}
+	}
+	if cfg.WriteBaseline != "" {
+		fmt.Fprintf(w, "writes the baseline to %s when no claim fails\n", cfg.WriteBaseline)
+	}
+	fmt.Fprintf(w, "reports: %s, %s, %s/\n", filepath.Join(cfg.Out, "matrix.md"), filepath.Join(cfg.Out, "matrix.json"), filepath.Join(cfg.Out, "matrix"))
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}

@@ -113,7 +113,7 @@ func cleanEnv() []string {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
 		case "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "VM", "VAGRANT", "LABEL_FILTER",
-			"MEMLAB_LAB_MACHINE", "MEMLAB_VM_ROOT", "MEMLAB_VMMATRIX", "PATH":
+			"MEMLAB_LAB_MACHINE", "MEMLAB_VM_ROOT", "PATH":
 			continue
 		}
 		env = append(env, kv)

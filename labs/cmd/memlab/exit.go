@@ -49,7 +49,7 @@ func exitCode(err error) int {
 		return exitNoCgroupFS
 	case errors.Is(err, runner.ErrCommandNotFound):
 		return exitNotFound
-	case errors.Is(err, errNoReport), errors.Is(err, grade.ErrNoReport):
+	case errors.Is(err, errNoReport), errors.Is(err, grade.ErrNoReport), errors.Is(err, matrix.ErrNoReport):
 		return exitNoSuchReport
 	case errors.Is(err, docker.ErrNoEngine):
 		return exitNoEngine

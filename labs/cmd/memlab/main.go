@@ -17,6 +17,7 @@ const usage = `usage:
   memlab report [--from reports/ginkgo.json] [--out reports]
   memlab grade [--rubric fixtures/rubric.json] [--from reports/runner.json] [--out reports]
   memlab matrix [--kernels LIST] [--modes v1,v2] [--baseline FILE] (see memlab matrix --help)
+  memlab vm-matrix [--out reports] NAME=path/to/claims.json ...
   memlab docker cgroup CONTAINER | image [--force] [--online] [--remove] | sweep
   memlab sweep
   memlab env`
@@ -37,6 +38,8 @@ func main() {
 		err = cmdGrade(os.Args[2:])
 	case "matrix":
 		err = cmdMatrix(os.Args[2:])
+	case "vm-matrix":
+		err = cmdVMMatrix(os.Args[2:])
 	case "docker":
 		err = cmdDocker(os.Args[2:])
 	case "sweep":

@@ -3,6 +3,7 @@ package guest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,11 +18,14 @@ import (
 // for the guest: static (CGO_ENABLED=0), without symbol table and DWARF
 // (a third smaller, so a faster boot; stack traces keep their names), one
 // NAME.test per package in outDir, NAME being the package directory's base
-// name.
-func BuildSuites(ctx context.Context, moduleDir string, patterns []string, outDir string) ([]Suite, error) {
-	goBin := os.Getenv("GO")
+// name. goBin is the go command ("" is go on PATH); moduleDir is a memlab
+// checkout.
+func BuildSuites(ctx context.Context, goBin, moduleDir string, patterns []string, outDir string) ([]Suite, error) {
 	if goBin == "" {
 		goBin = "go"
+	}
+	if err := CheckModule(ctx, goBin, moduleDir); err != nil {
+		return nil, err
 	}
 	args := append([]string{"list", "-f", "{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}"}, patterns...)
 	out, err := run(ctx, moduleDir, goBin, args...)
@@ -56,6 +60,27 @@ func BuildSuites(ctx context.Context, moduleDir string, patterns []string, outDi
 		}
 	}
 	return suites, nil
+}
+
+// ErrNoModule: the suites are to be built from source, and dir holds none
+// (memlab runs outside a checkout).
+var ErrNoModule = errors.New("no Go module to build the guest suites from")
+
+// CheckModule asks go whether dir is inside a module the suites can be
+// built from.
+func CheckModule(ctx context.Context, goBin, dir string) error {
+	if goBin == "" {
+		goBin = "go"
+	}
+	out, err := run(ctx, dir, goBin, "env", "GOMOD")
+	if err != nil {
+		return err
+	}
+	if gomod := strings.TrimSpace(out); gomod == "" || gomod == os.DevNull {
+		abs, _ := filepath.Abs(dir)
+		return fmt.Errorf("%w: %s is not inside a memlab checkout", ErrNoModule, abs)
+	}
+	return nil
 }
 
 func run(ctx context.Context, dir, name string, args ...string) (string, error) {

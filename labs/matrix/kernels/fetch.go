@@ -84,6 +84,15 @@ func (c *Cache) Get(ctx context.Context, s Source) (Kernel, error) {
 	return c.fetch(ctx, s, dir)
 }
 
+// Cached returns the kernel a source names without fetching anything: a
+// path the user brought, or a Debian kernel already in the cache.
+func (c *Cache) Cached(s Source) (Kernel, error) {
+	if s.Path != "" {
+		return Local(s)
+	}
+	return loadCached(filepath.Join(c.Dir, "debian", s.Suite, s.Package), s)
+}
+
 func loadCached(dir string, s Source) (Kernel, error) {
 	var k Kernel
 	b, err := os.ReadFile(filepath.Join(dir, "kernel.json"))

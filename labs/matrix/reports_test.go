@@ -1,15 +1,15 @@
-package main
+package matrix
 
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/memlab/memlab/labs/matrix"
 	"github.com/memlab/memlab/labs/report/ledger"
 )
 
@@ -41,7 +41,7 @@ func TestColumnsAndVerdicts(t *testing.T) {
 		map[string]ledger.Verdict{"G7": ledger.Corrected})
 	jammy := report(t, filepath.Join(tmp, "jammy"), "5.15.0-91-generic", "unified", "v2",
 		map[string]ledger.Verdict{"D6": ledger.Corrected})
-	m := Build([][2]string{{"xenial", xenial}, {"jammy", jammy}, {"bionic", filepath.Join(tmp, "nope.json")}}, time.Unix(0, 0))
+	m := FromReports([]MachineReport{{"xenial", xenial}, {"jammy", jammy}, {"bionic", filepath.Join(tmp, "nope.json")}}, time.Unix(0, 0))
 
 	want := []string{"xenial/v1", "jammy/v2", "bionic/?"}
 	if strings.Join(m.Table().Columns, " ") != strings.Join(want, " ") {
@@ -60,9 +60,9 @@ func TestColumnsAndVerdicts(t *testing.T) {
 			t.Errorf("%s: %v, want %v", id, got[id], want)
 		}
 	}
-	check("K1", "holds", "holds", matrix.NoResult)
-	check("G7", "corrected", "holds", matrix.NoResult)
-	check("D6", "holds", "corrected", matrix.NoResult)
+	check("K1", "holds", "holds", NoResult)
+	check("G7", "corrected", "holds", NoResult)
+	check("D6", "holds", "corrected", NoResult)
 
 	var text bytes.Buffer
 	m.WriteText(&text)
@@ -83,7 +83,7 @@ func TestModeThatDidMoreThanSkipGetsAColumn(t *testing.T) {
 	if err := r.WriteFiles(tmp); err != nil {
 		t.Fatal(err)
 	}
-	m := Build([][2]string{{"focal", filepath.Join(tmp, "claims.json")}}, time.Now())
+	m := FromReports([]MachineReport{{"focal", filepath.Join(tmp, "claims.json")}}, time.Now())
 	if strings.Join(m.Table().Columns, " ") != "focal/v1 focal/v2" {
 		t.Fatalf("columns %v", m.Table().Columns)
 	}
@@ -94,30 +94,34 @@ func TestModeThatDidMoreThanSkipGetsAColumn(t *testing.T) {
 				t.Errorf("G2 %v", row.Verdicts)
 			}
 		case "D1":
-			if row.Verdicts[0] != matrix.NotRun {
-				t.Errorf("D1 %v, want %s", row.Verdicts, matrix.NotRun)
+			if row.Verdicts[0] != NotRun {
+				t.Errorf("D1 %v, want %s", row.Verdicts, NotRun)
 			}
 		}
 	}
 }
 
-func TestRunWritesFilesAndFailsOnMissingReport(t *testing.T) {
+func TestMergeWritesFilesAndFailsOnMissingReport(t *testing.T) {
 	tmp := t.TempDir()
 	xenial := report(t, filepath.Join(tmp, "vm", "xenial"), "4.4.0-210-generic", "legacy", "v1", nil)
 	out := filepath.Join(tmp, "out")
 	var stdout bytes.Buffer
-	if err := run([]string{"-out", out, "xenial=" + xenial}, &stdout); err != nil {
-		t.Fatalf("run: %v", err)
+	if _, err := Merge(MergeConfig{Reports: []MachineReport{{"xenial", xenial}}, Out: out, Stdout: &stdout}); err != nil {
+		t.Fatalf("Merge: %v", err)
+	}
+	if !strings.Contains(stdout.String(), "xenial/v1") || !strings.Contains(stdout.String(), filepath.Join(out, "vm-matrix.md")) {
+		t.Errorf("stdout lacks the table or the files:\n%s", stdout.String())
 	}
 	mdText, err := os.ReadFile(filepath.Join(out, "vm-matrix.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(mdText), "| claim | xenial/v1 |") || !strings.Contains(string(mdText), "| **K1** ") {
+	if !strings.Contains(string(mdText), "# memlab VM matrix") || !strings.Contains(string(mdText), "| claim | xenial/v1 |") ||
+		!strings.Contains(string(mdText), "| **K1** ") {
 		t.Errorf("vm-matrix.md:\n%s", mdText)
 	}
 	var doc struct {
-		Table matrix.Table `json:"table"`
+		Table Table `json:"table"`
 	}
 	js, err := os.ReadFile(filepath.Join(out, "vm-matrix.json"))
 	if err != nil {
@@ -127,13 +131,14 @@ func TestRunWritesFilesAndFailsOnMissingReport(t *testing.T) {
 		t.Fatalf("vm-matrix.json: %v %+v", err, doc.Table)
 	}
 
-	err = run([]string{"-out", out, "xenial=" + xenial, "jammy=" + filepath.Join(tmp, "none.json")}, &stdout)
-	if err == nil || !strings.Contains(err.Error(), "no report from jammy") {
-		t.Errorf("missing report: err %v", err)
+	m, err := Merge(MergeConfig{Reports: []MachineReport{{"xenial", xenial}, {"jammy", filepath.Join(tmp, "none.json")}}, Out: out})
+	if !errors.Is(err, ErrNoReport) || !strings.Contains(err.Error(), "from jammy") || strings.Contains(err.Error(), "xenial") {
+		t.Errorf("missing report: err %v, want ErrNoReport naming jammy only", err)
 	}
-	for _, bad := range [][]string{{}, {"xenial"}, {"a/b=x"}, {"x=1", "x=2"}, {"-nope"}} {
-		if err := run(bad, &stdout); err == nil || !strings.Contains(err.Error(), "usage") {
-			t.Errorf("run %q: %v, want a usage error", bad, err)
-		}
+	if strings.Join(m.Table().Columns, " ") != "xenial/v1 jammy/?" {
+		t.Errorf("a missing report still gets its column: %v", m.Table().Columns)
+	}
+	if md, _ := os.ReadFile(filepath.Join(out, "vm-matrix.md")); !strings.Contains(string(md), "jammy/?") {
+		t.Errorf("vm-matrix.md is not written when a report is missing:\n%s", md)
 	}
 }

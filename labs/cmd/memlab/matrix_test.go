@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/memlab/memlab/labs/runner"
+)
+
+// runIn executes memlab in dir (outside the checkout when dir is a temp
+// dir) and returns its exit status, standard output and standard error.
+func runIn(t *testing.T, dir string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(memlab, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("running memlab %v: %v", args, err)
+	}
+	return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
+}
+
+func TestMatrixHelp(t *testing.T) {
+	code, stdout, stderr := runIn(t, t.TempDir(), "matrix", "--help")
+	if code != 0 || !strings.Contains(stdout, "usage: memlab matrix") || !strings.Contains(stdout, "--baseline FILE") || stderr != "" {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+// Outside a checkout the kernel list and the baseline come from the binary.
+func TestMatrixPlanOutsideACheckout(t *testing.T) {
+	dir := t.TempDir()
+	cache := filepath.Join(t.TempDir(), "kernels")
+	code, stdout, stderr := runIn(t, dir, "matrix", "--plan", "--accel", "tcg", "--cache", cache, "--baseline", "builtin")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	for _, want := range []string{
+		"kernels from fixtures/kernels.txt (built in) (cache " + cache + ")",
+		"bookworm     debian:bookworm/linux-image-cloud-amd64 (not cached: a run fetches it)",
+		"cells (6): bullseye/v1 bullseye/v2 bookworm/v1 bookworm/v2 trixie/v1 trixie/v2",
+		"is not inside a memlab checkout",
+		"baseline: fixtures/matrix-baseline.json (built in) (6 cells)",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("plan lacks %q:\n%s", want, stdout)
+		}
+	}
+}
+
+// Building the suites needs a checkout: outside one, without --suite-bin,
+// the run stops with one line before it builds or boots anything.
+func TestMatrixSuitesOutsideACheckout(t *testing.T) {
+	dir := t.TempDir()
+	image := filepath.Join(dir, "vmlinuz-fake")
+	if err := os.WriteFile(image, []byte("not a kernel"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runIn(t, dir, "matrix", "--kernels", "fake="+image, "--accel", "tcg",
+		"--cache", filepath.Join(dir, "cache"), "--out", filepath.Join(dir, "reports"))
+	last := stderr[strings.LastIndex(strings.TrimSuffix(stderr, "\n"), "\n")+1:]
+	if code != exitUsage || !strings.HasPrefix(last, "memlab: ") || !strings.Contains(last, "not inside a memlab checkout") ||
+		!strings.Contains(last, "--suite-bin") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "reports")); !os.IsNotExist(err) {
+		t.Error("a run that booted nothing wrote reports")
+	}
+}
+
+func TestMatrixBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--modes", "v3"}, {"--accel", "xen"}, {"--jobs", "0"}, {"--memory", "64"}, {"--timeout", "1s"},
+		{"--kernels", "a=debian:bookworm,a=debian:trixie"}, {"--kernel-list", "/nonexistent/kernels.txt"},
+		{"--nope"}, {"stray"},
+	} {
+		if _, err := parseMatrixFlags(args); !errors.Is(err, runner.ErrUsage) {
+			t.Errorf("matrix %q: %v, want a usage error", args, err)
+		}
+	}
+	cfg, err := parseMatrixFlags([]string{"--baseline", "fixtures/matrix-baseline.json", "--suite-bin", "a.test,b.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Baseline == nil || cfg.Baseline.Name != "fixtures/matrix-baseline.json" || cfg.Baseline.Data != nil ||
+		strings.Join(cfg.SuiteBinaries, " ") != "a.test b.test" || cfg.SuitePackages != nil || len(cfg.Kernels) != 3 {
+		t.Errorf("config %+v", cfg)
+	}
+	if cfg, _ := parseMatrixFlags(nil); cfg.Baseline != nil || strings.Join(cfg.SuitePackages, " ") != "./specs/rawcgroup ./specs/reexec" {
+		t.Errorf("default config compares with %+v, builds %v", cfg.Baseline, cfg.SuitePackages)
+	}
+}

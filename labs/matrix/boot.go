@@ -1,0 +1,317 @@
+package matrix
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/memlab/memlab/labs/matrix/guest"
+	"github.com/memlab/memlab/labs/matrix/kernels"
+	"github.com/memlab/memlab/labs/matrix/qemu"
+	"github.com/memlab/memlab/labs/report/ledger"
+	"github.com/onsi/ginkgo/v2/types"
+)
+
+// Cell statuses.
+const (
+	Ran      = "ran"       // the suites ran; the claims carry their verdicts
+	Skipped  = "skipped"   // the mode could not be mounted or lacks memory; every claim skipped
+	NoResult = "no result" // the guest hung, panicked or handed nothing back
+)
+
+// Cell is one guest: a kernel booted into one cgroup mode.
+type Cell struct {
+	Kernel kernels.Kernel
+	Mode   string
+}
+
+// ID names a cell in tables and baselines: "bookworm/v2".
+func (c Cell) ID() string { return c.Kernel.Name + "/" + c.Mode }
+
+// Plan is every kernel in every mode, kernels in list order, modes inner.
+func Plan(ks []kernels.Kernel, modes []string) []Cell {
+	var cells []Cell
+	for _, k := range ks {
+		for _, m := range modes {
+			cells = append(cells, Cell{Kernel: k, Mode: m})
+		}
+	}
+	return cells
+}
+
+// CellResult is what one cell produced.
+type CellResult struct {
+	ID           string            `json:"id"`
+	Kernel       string            `json:"kernel"`
+	Release      string            `json:"release"`
+	Source       string            `json:"source"`
+	Mode         string            `json:"cgroup_mode"`
+	Status       string            `json:"status"`
+	Reason       string            `json:"reason,omitempty"`
+	ConsoleTail  string            `json:"console_tail,omitempty"`
+	BootSeconds  float64           `json:"boot_seconds"`  // guest uptime when /init started
+	GuestSeconds float64           `json:"guest_seconds"` // guest uptime when it handed back
+	WallSeconds  float64           `json:"wall_seconds"`  // qemu start to exit, on the host
+	Suites       []guest.SuiteRun  `json:"suites,omitempty"`
+	Config       []kernels.Finding `json:"config_findings,omitempty"`
+	Report       ledger.Report     `json:"report"`
+	Artifacts    string            `json:"artifacts,omitempty"`
+}
+
+// Matrix is a whole run.
+type Matrix struct {
+	Title       string       `json:"title,omitempty"` // "kernel matrix" when empty
+	Generated   time.Time    `json:"generated"`
+	Accel       string       `json:"accel"`
+	Jobs        int          `json:"jobs"`
+	WallSeconds float64      `json:"wall_seconds"`
+	Cells       []CellResult `json:"cells"`
+}
+
+// BootOptions drive Boot.
+type BootOptions struct {
+	Cells     []Cell
+	Initrd    string        // the guest initramfs, shared by every cell
+	Jobs      int           // guests at once; default the host's cores
+	Timeout   time.Duration // hard timeout per guest
+	MemoryMB  int
+	Accel     string
+	WorkDir   string // each cell's qemu files go in a directory under it (removed after)
+	Artifacts string // each cell's console log and hand-back are kept in Artifacts/KERNEL-MODE
+	Log       func(format string, a ...any)
+}
+
+// Boot boots every cell, at most Jobs at once, and returns their results in
+// plan order. It returns early (cells not started are "no result") when ctx
+// ends; the guests it started are gone when it returns.
+func Boot(ctx context.Context, o BootOptions) Matrix {
+	if o.Jobs <= 0 {
+		o.Jobs = runtime.NumCPU()
+	}
+	if o.Accel == "" {
+		o.Accel, _ = qemu.DetectAccel()
+	}
+	m := Matrix{Generated: time.Now().UTC(), Accel: o.Accel, Jobs: o.Jobs}
+	m.Cells = make([]CellResult, len(o.Cells))
+	start := time.Now()
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(o.Jobs, len(o.Cells)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				m.Cells[i] = runCellSafely(ctx, o, o.Cells[i])
+				if o.Log != nil {
+					r := m.Cells[i]
+					o.Log("%-16s %-9s %5.1fs wall, boot %.1fs%s", r.ID, r.Status, r.WallSeconds, r.BootSeconds, brief(r.Reason))
+				}
+			}
+		}()
+	}
+	// Cells start in plan order; once ctx ends the rest are not started.
+	for i, c := range o.Cells {
+		if ctx.Err() != nil {
+			m.Cells[i] = noResult(c, "not started: "+ctx.Err().Error(), "")
+			continue
+		}
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			m.Cells[i] = noResult(c, "not started: "+ctx.Err().Error(), "")
+		}
+	}
+	close(next)
+	wg.Wait()
+	m.WallSeconds = time.Since(start).Seconds()
+	return m
+}
+
+// runCellSafely turns a panic of the harness into the cell's "no result".
+func runCellSafely(ctx context.Context, o BootOptions, c Cell) (r CellResult) {
+	defer func() {
+		if p := recover(); p != nil {
+			r = noResult(c, fmt.Sprintf("harness panic: %v", p), "")
+		}
+	}()
+	return runCell(ctx, o, c)
+}
+
+func brief(reason string) string {
+	if reason == "" {
+		return ""
+	}
+	if i := strings.IndexByte(reason, '\n'); i >= 0 {
+		reason = reason[:i]
+	}
+	if len(reason) > 120 {
+		reason = reason[:119] + "…"
+	}
+	return ": " + reason
+}
+
+func newResult(c Cell) CellResult {
+	r := CellResult{ID: c.ID(), Kernel: c.Kernel.Name, Release: c.Kernel.Release,
+		Source: c.Kernel.Source.String(), Mode: c.Mode}
+	if c.Kernel.Config != "" {
+		if fs, err := kernels.CheckFile(c.Kernel.Config); err == nil {
+			for _, f := range fs {
+				if f.Mode == "" || f.Mode == c.Mode {
+					r.Config = append(r.Config, f)
+				}
+			}
+		}
+	}
+	return r
+}
+
+func noResult(c Cell, why, tail string) CellResult {
+	r := newResult(c)
+	r.Status, r.Reason, r.ConsoleTail = NoResult, why, tail
+	r.Report = everyClaim(r, ledger.NoResult, why)
+	return r
+}
+
+// everyClaim is a report giving every ledger claim the same verdict.
+func everyClaim(r CellResult, v ledger.Verdict, why string) ledger.Report {
+	rep := ledger.Report{Generated: time.Now().UTC(),
+		Env: ledger.Env{Kernel: r.Release, MemoryMode: r.Mode}}
+	for _, c := range ledger.Claims {
+		rep.Results = append(rep.Results, ledger.Result{ID: c.ID, Claim: c.Statement, Mode: r.Mode,
+			Kernel: r.Release, Verdict: v, Article: c.Article, Why: why})
+	}
+	return rep
+}
+
+func runCell(ctx context.Context, o BootOptions, c Cell) CellResult {
+	r := newResult(c)
+	dir, err := os.MkdirTemp(o.WorkDir, "cell-"+c.Kernel.Name+"-"+c.Mode+"-")
+	if err != nil {
+		return noResult(c, "harness: "+err.Error(), "")
+	}
+	defer os.RemoveAll(dir)
+	res := qemu.Run(ctx, qemu.Guest{
+		Kernel: c.Kernel.Image, Initrd: o.Initrd, Append: guest.Cmdline(c.Mode),
+		MemoryMB: o.MemoryMB, Accel: o.Accel, Timeout: o.Timeout, Dir: dir,
+	})
+	r.WallSeconds = round(res.Wall.Seconds())
+	consoleText, _ := os.ReadFile(res.Console)
+	con := guest.ParseConsole(string(consoleText))
+	r.BootSeconds = con.Booted
+	if con.Release != "" {
+		r.Release = con.Release
+	}
+	tail := qemu.TailText(string(consoleText), 20)
+	var art string
+	if o.Artifacts != "" {
+		art = filepath.Join(o.Artifacts, c.Kernel.Name+"-"+c.Mode)
+		if err := os.RemoveAll(art); err == nil && os.MkdirAll(art, 0o755) == nil {
+			_ = os.WriteFile(filepath.Join(art, "console.log"), consoleText, 0o644)
+			r.Artifacts = art
+		} else {
+			art = ""
+		}
+	}
+	fail := func(why string) CellResult {
+		out := noResult(c, why, tail)
+		out.WallSeconds, out.BootSeconds, out.Release, out.Artifacts = r.WallSeconds, r.BootSeconds, r.Release, r.Artifacts
+		return out
+	}
+	switch {
+	case res.Err != nil && ctx.Err() != nil:
+		return fail("interrupted")
+	case res.TimedOut:
+		return fail(fmt.Sprintf("the guest did not finish within %s (killed)", o.Timeout))
+	case res.Err != nil:
+		return fail(res.Err.Error())
+	}
+	f, err := os.Open(res.HandBack)
+	if err != nil {
+		return fail("no hand-back file: " + err.Error())
+	}
+	hb, err := guest.ParseHandBack(f)
+	f.Close()
+	if err != nil {
+		why := err.Error()
+		if con.Panic != "" {
+			why = "guest kernel panic: " + con.Panic
+		} else if con.Booted == 0 {
+			why = "the guest never reached /init (" + why + ")"
+		}
+		return fail(why)
+	}
+	outc, err := hb.Outcome()
+	if err != nil {
+		return fail(err.Error())
+	}
+	r.GuestSeconds, r.Suites = outc.Uptime, outc.Suites
+	if art != "" {
+		for name, data := range hb.Files {
+			if !strings.Contains(name, "/") {
+				_ = os.WriteFile(filepath.Join(art, name), data, 0o644)
+			}
+		}
+	}
+	if outc.Skipped {
+		r.Status, r.Reason = Skipped, outc.Reason
+		r.Report = everyClaim(r, ledger.Skipped, outc.Reason)
+		return r
+	}
+	rep, notes, err := reportFrom(outc, dir)
+	if err != nil {
+		return fail(err.Error())
+	}
+	r.Status, r.Report, r.Reason = Ran, rep, strings.Join(notes, "; ")
+	if len(outc.Suites) == 0 {
+		r.Reason = "the guest ran no suite"
+	}
+	return r
+}
+
+// reportFrom loads the guest's Ginkgo reports into one ledger report; notes
+// name the suites that ended without one.
+func reportFrom(o guest.Outcome, dir string) (ledger.Report, []string, error) {
+	var notes []string
+	var names []string
+	for name := range o.Reports {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var all []types.Report
+	for _, name := range names {
+		p := filepath.Join(dir, "report-"+name+".json")
+		if err := os.WriteFile(p, o.Reports[name], 0o644); err != nil {
+			return ledger.Report{}, nil, err
+		}
+		suites, err := ledger.LoadGinkgoJSON(p)
+		if err != nil {
+			notes = append(notes, fmt.Sprintf("suite %s: unreadable report: %v", name, err))
+			continue
+		}
+		all = append(all, suites...)
+	}
+	for _, s := range o.Suites {
+		if _, ok := o.Reports[s.Name]; !ok {
+			notes = append(notes, fmt.Sprintf("suite %s exited %d without a report%s", s.Name, s.Exit,
+				lastLine(o.Logs[s.Name])))
+		}
+	}
+	rep, err := ledger.FromGinkgo(all)
+	return rep, notes, err
+}
+
+func lastLine(b []byte) string {
+	t := qemu.TailText(string(b), 1)
+	if t == "" {
+		return ""
+	}
+	return ": " + t
+}
+
+func round(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }

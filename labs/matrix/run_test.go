@@ -1,0 +1,438 @@
+package matrix
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/memlab/memlab/labs/matrix/guest"
+	"github.com/memlab/memlab/labs/matrix/kernels"
+	"github.com/memlab/memlab/labs/report/ledger"
+)
+
+// fakeMachine stands in for the kernel cache, go, the initramfs builder
+// and qemu, and records what Run asked of each.
+type fakeMachine struct {
+	t        *testing.T
+	verdict  func(cell, claim string) ledger.Verdict // what every booted cell reports
+	fetchErr error
+	noModule error  // what checkModule says
+	onBoot   func() // runs inside boot (e.g. a Ctrl-C)
+
+	accelAsked int
+	fetched    []string
+	built      []string // packages handed to go test -c
+	builtIn    string   // the module directory they were built in
+	initrd     guest.Config
+	boots      []BootOptions
+	workDir    string
+}
+
+func (f *fakeMachine) steps() steps {
+	return steps{
+		detectAccel: func() (string, string) { f.accelAsked++; return "tcg", "fake: no /dev/kvm" },
+		checkModule: func(context.Context, string, string) error { return f.noModule },
+		fetch: func(_ context.Context, _ *kernels.Cache, s kernels.Source) (kernels.Kernel, error) {
+			f.fetched = append(f.fetched, s.Name)
+			if f.fetchErr != nil {
+				return kernels.Kernel{}, f.fetchErr
+			}
+			return kernels.Kernel{Source: s, Image: "/fake/vmlinuz-" + s.Name, Release: s.Name + "-release"}, nil
+		},
+		buildSuites: func(_ context.Context, _, moduleDir string, patterns []string, outDir string) ([]guest.Suite, error) {
+			f.built, f.builtIn = patterns, moduleDir
+			var out []guest.Suite
+			for _, p := range patterns {
+				out = append(out, guest.Suite{Name: filepath.Base(p), Binary: filepath.Join(outDir, filepath.Base(p)+".test")})
+			}
+			return out, nil
+		},
+		buildInitrd: func(cfg guest.Config, file string) error {
+			f.initrd = cfg
+			return os.WriteFile(file, []byte("070701"), 0o644)
+		},
+		boot: func(_ context.Context, o BootOptions) Matrix {
+			f.boots = append(f.boots, o)
+			f.workDir = o.WorkDir
+			if _, err := os.Stat(o.Initrd); err != nil {
+				f.t.Errorf("booting without the initramfs: %v", err)
+			}
+			if f.onBoot != nil {
+				f.onBoot()
+			}
+			m := Matrix{Generated: time.Unix(0, 0).UTC(), Accel: o.Accel, Jobs: o.Jobs}
+			for _, c := range o.Cells {
+				r := newResult(c)
+				r.Status = Ran
+				for _, claim := range ledger.Claims {
+					r.Report.Results = append(r.Report.Results,
+						ledger.Result{ID: claim.ID, Mode: c.Mode, Verdict: f.verdict(c.ID(), claim.ID)})
+				}
+				m.Cells = append(m.Cells, r)
+			}
+			return m
+		},
+	}
+}
+
+func allHold(string, string) ledger.Verdict { return ledger.Holds }
+
+// config is a two-kernel run in both modes, writing into a temp dir. The
+// run's work directory, and its sweep, go in a temp dir of the test's own.
+func config(t *testing.T, log *[]string) (Config, *bytes.Buffer) {
+	t.Helper()
+	t.Setenv("TMPDIR", t.TempDir())
+	ks, err := kernels.ParseEntries("bullseye=debian:bullseye,bookworm=debian:bookworm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout bytes.Buffer
+	return Config{
+		Kernels: ks, Modes: guest.Modes, SuitePackages: []string{"./specs/rawcgroup", "./specs/reexec"},
+		Jobs: 2, Timeout: 180 * time.Second, MemoryMB: 768, Accel: "auto",
+		Cache: kernels.Cache{Dir: t.TempDir()}, Out: filepath.Join(t.TempDir(), "reports"),
+		Stdout: &stdout, Log: func(format string, a ...any) { *log = append(*log, fmt.Sprintf(format, a...)) },
+	}, &stdout
+}
+
+// baselineOf is the baseline a run whose cells report verdict would record.
+func baselineOf(t *testing.T, cfg Config, verdict func(cell, claim string) ledger.Verdict) []byte {
+	t.Helper()
+	f := &fakeMachine{t: t, verdict: verdict}
+	var ks []kernels.Kernel
+	for _, s := range cfg.Kernels {
+		ks = append(ks, kernels.Kernel{Source: s, Release: s.Name + "-release"})
+	}
+	m := f.steps().boot(context.Background(), BootOptions{Cells: Plan(ks, cfg.Modes), Initrd: writeTemp(t)})
+	b, err := json.Marshal(m.Baseline())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func writeTemp(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "initrd")
+	if err := os.WriteFile(p, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func readDoc(t *testing.T, dir string) Document {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "matrix.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc Document
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+func contains(lines []string, s string) bool {
+	for _, l := range lines {
+		if strings.Contains(l, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestRunBootsThePlanAndMatchesItsBaseline(t *testing.T) {
+	var log []string
+	cfg, stdout := config(t, &log)
+	cfg.Baseline = &BaselineRef{Name: "the recorded one", Data: baselineOf(t, cfg, allHold)}
+	f := &fakeMachine{t: t, verdict: allHold}
+	res, err := run(context.Background(), cfg, f.steps())
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if f.accelAsked != 1 || !contains(log, "accelerator tcg (fake: no /dev/kvm)") {
+		t.Errorf("--accel auto: detected %d times; log %q", f.accelAsked, log)
+	}
+	if strings.Join(f.fetched, " ") != "bullseye bookworm" || len(res.Kernels) != 2 {
+		t.Errorf("fetched %v, kernels %v", f.fetched, res.Kernels)
+	}
+	if strings.Join(f.built, ",") != "./specs/rawcgroup,./specs/reexec" || f.builtIn != "." {
+		t.Errorf("built %v in %q", f.built, f.builtIn)
+	}
+	// 180 s per guest, 40 s of it boot and hand-back, shared by two suites.
+	if f.initrd.SuiteTimeout != 70*time.Second || len(f.initrd.Suites) != 2 {
+		t.Errorf("initramfs config %+v", f.initrd)
+	}
+	if len(f.boots) != 1 {
+		t.Fatalf("booted %d times", len(f.boots))
+	}
+	o := f.boots[0]
+	var ids []string
+	for _, c := range o.Cells {
+		ids = append(ids, c.ID())
+	}
+	if strings.Join(ids, " ") != "bullseye/v1 bullseye/v2 bookworm/v1 bookworm/v2" ||
+		o.Jobs != 2 || o.Accel != "tcg" || o.MemoryMB != 768 || o.Timeout != 180*time.Second ||
+		o.Artifacts != filepath.Join(cfg.Out, "matrix") {
+		t.Errorf("boot options %+v (cells %v)", o, ids)
+	}
+	if _, err := os.Stat(f.workDir); !os.IsNotExist(err) {
+		t.Errorf("the work directory %s outlived the run: %v", f.workDir, err)
+	}
+	if !contains(log, "every verdict matches the recorded one") || len(res.Changes) != 0 {
+		t.Errorf("changes %v; log %q", res.Changes, log)
+	}
+	doc := readDoc(t, cfg.Out)
+	if len(doc.Cells) != 4 || len(doc.Table.Rows) != len(ledger.Claims) || len(doc.Changes) != 0 {
+		t.Errorf("matrix.json: %d cells, %d rows, %d changes", len(doc.Cells), len(doc.Table.Rows), len(doc.Changes))
+	}
+	for _, want := range []string{"CLAIM", "bookworm/v2", "reports: " + filepath.Join(cfg.Out, "matrix.md")} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
+		}
+	}
+}
+
+func TestRunNamesTheCellsThatChangedFromTheBaseline(t *testing.T) {
+	var log []string
+	cfg, stdout := config(t, &log)
+	cfg.Baseline = &BaselineRef{Name: "base.json", Data: baselineOf(t, cfg, allHold)}
+	cfg.WriteBaseline = filepath.Join(t.TempDir(), "new-baseline.json")
+	f := &fakeMachine{t: t, verdict: func(cell, claim string) ledger.Verdict {
+		if cell == "bookworm/v2" && claim == "G5" {
+			return ledger.Corrected
+		}
+		return ledger.Holds
+	}}
+	res, err := run(context.Background(), cfg, f.steps())
+	if !errors.Is(err, ErrRegression) || !strings.Contains(err.Error(), "bookworm/v2") || strings.Contains(err.Error(), "bullseye") {
+		t.Fatalf("err %v, want ErrRegression naming bookworm/v2 only", err)
+	}
+	want := Change{Cell: "bookworm/v2", Claim: "G5", Was: "holds", Now: "corrected"}
+	if len(res.Changes) != 1 || res.Changes[0] != want {
+		t.Errorf("changes %v", res.Changes)
+	}
+	if doc := readDoc(t, cfg.Out); len(doc.Changes) != 1 || doc.Changes[0] != want {
+		t.Errorf("matrix.json changes %v", doc.Changes)
+	}
+	if !strings.Contains(stdout.String(), "changed from base.json:\n  bookworm/v2 G5: holds → corrected") {
+		t.Errorf("stdout:\n%s", stdout.String())
+	}
+	if _, err := os.Stat(cfg.WriteBaseline); !os.IsNotExist(err) {
+		t.Error("a run that changed from its baseline was recorded as the new one")
+	}
+}
+
+func TestRunFailsOnAFailedClaimAndKeepsItOutOfTheBaseline(t *testing.T) {
+	var log []string
+	cfg, _ := config(t, &log)
+	cfg.WriteBaseline = filepath.Join(t.TempDir(), "baseline.json")
+	f := &fakeMachine{t: t, verdict: func(cell, claim string) ledger.Verdict {
+		if cell == "bullseye/v1" && claim == "G6" {
+			return ledger.Failed
+		}
+		return ledger.Holds
+	}}
+	_, err := run(context.Background(), cfg, f.steps())
+	if !errors.Is(err, ErrClaimsFailed) || !strings.Contains(err.Error(), "bullseye/v1 G6") {
+		t.Fatalf("err %v, want ErrClaimsFailed naming bullseye/v1 G6", err)
+	}
+	if _, err := os.Stat(cfg.WriteBaseline); !os.IsNotExist(err) {
+		t.Error("a run with a failed claim was recorded as the baseline")
+	}
+	readDoc(t, cfg.Out) // the reports are written all the same
+}
+
+func TestRunWritesTheBaselineItWasAskedFor(t *testing.T) {
+	var log []string
+	cfg, _ := config(t, &log)
+	cfg.WriteBaseline = filepath.Join(t.TempDir(), "baseline.json")
+	cfg.Baseline = &BaselineRef{Name: filepath.Join(t.TempDir(), "none-yet.json")}
+	f := &fakeMachine{t: t, verdict: allHold}
+	if _, err := run(context.Background(), cfg, f.steps()); err != nil {
+		t.Fatal(err)
+	}
+	if !contains(log, "no baseline at "+cfg.Baseline.Name+" yet") {
+		t.Errorf("a missing baseline file is not named: %q", log)
+	}
+	b, err := LoadBaseline(cfg.WriteBaseline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Cells) != 4 || b.Cells["bookworm/v1"]["G1"] != "holds" || b.Kernels["bookworm"] != "bookworm-release" {
+		t.Errorf("baseline %+v", b)
+	}
+}
+
+func TestRunWithPrebuiltSuitesAndAGivenAccelerator(t *testing.T) {
+	var log []string
+	cfg, _ := config(t, &log)
+	cfg.SuiteBinaries = []string{"/bin/rawcgroup.test", "/bin/reexec.test", "/bin/docker.test"}
+	cfg.Accel = "kvm"
+	cfg.Timeout = 100 * time.Second
+	f := &fakeMachine{t: t, verdict: allHold}
+	if _, err := run(context.Background(), cfg, f.steps()); err != nil {
+		t.Fatal(err)
+	}
+	if f.built != nil || f.accelAsked != 0 {
+		t.Errorf("built %v, asked for the accelerator %d times", f.built, f.accelAsked)
+	}
+	var names []string
+	for _, s := range f.initrd.Suites {
+		names = append(names, s.Name+"="+s.Binary)
+	}
+	if strings.Join(names, " ") != "rawcgroup=/bin/rawcgroup.test reexec=/bin/reexec.test docker=/bin/docker.test" {
+		t.Errorf("suites %v", names)
+	}
+	// (100 s - 40 s) / 3 is 20 s each; never below 10 s.
+	if f.initrd.SuiteTimeout != 20*time.Second || suiteTimeout(50*time.Second, 3) != 10*time.Second {
+		t.Errorf("suite timeout %s", f.initrd.SuiteTimeout)
+	}
+	if f.boots[0].Accel != "kvm" {
+		t.Errorf("accel %q", f.boots[0].Accel)
+	}
+}
+
+func TestRunFetchOnlyBootsNothing(t *testing.T) {
+	var log []string
+	cfg, stdout := config(t, &log)
+	cfg.FetchOnly = true
+	f := &fakeMachine{t: t, verdict: allHold}
+	res, err := run(context.Background(), cfg, f.steps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Kernels) != 2 || f.built != nil || len(f.boots) != 0 || stdout.Len() != 0 {
+		t.Errorf("kernels %d, built %v, boots %d, stdout %q", len(res.Kernels), f.built, len(f.boots), stdout)
+	}
+	if !contains(log, "kernel bullseye: bullseye-release (debian:bullseye/linux-image-cloud-amd64, cached)") {
+		t.Errorf("log %q", log)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Out, "matrix.json")); !os.IsNotExist(err) {
+		t.Error("--fetch-only wrote a report")
+	}
+}
+
+func TestRunInterruptedWritesNoReport(t *testing.T) {
+	var log []string
+	cfg, _ := config(t, &log)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := &fakeMachine{t: t, verdict: allHold, onBoot: cancel}
+	_, err := run(ctx, cfg, f.steps())
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "no report written") {
+		t.Fatalf("err %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Out, "matrix.json")); !os.IsNotExist(err) {
+		t.Error("an interrupted run wrote a report")
+	}
+	if _, err := os.Stat(f.workDir); !os.IsNotExist(err) {
+		t.Errorf("the work directory outlived an interrupted run: %v", err)
+	}
+
+	// A fetch cut short by the interrupt says so.
+	ctx, cancel = context.WithCancel(context.Background())
+	cancel()
+	f = &fakeMachine{t: t, verdict: allHold, fetchErr: errors.New("apt-get: signal: killed")}
+	if _, err := run(ctx, cfg, f.steps()); !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "matrix interrupted") {
+		t.Errorf("fetch interrupted: %v", err)
+	}
+}
+
+func TestRunPlanTouchesNothing(t *testing.T) {
+	var log []string
+	cfg, stdout := config(t, &log)
+	cfg.PlanOnly = true
+	cfg.KernelsFrom = "the test's list"
+	cfg.Baseline = &BaselineRef{Name: "built in", Data: baselineOf(t, cfg, allHold)}
+	cfg.ModuleDir = t.TempDir()
+	f := &fakeMachine{t: t, verdict: allHold, noModule: errors.New("not a checkout")}
+	if _, err := run(context.Background(), cfg, f.steps()); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.fetched)+len(f.built)+len(f.boots) != 0 {
+		t.Errorf("the plan fetched %v, built %v, booted %d", f.fetched, f.built, len(f.boots))
+	}
+	for _, want := range []string{
+		"kernels from the test's list (cache " + cfg.Cache.Dir + ")",
+		"bullseye     debian:bullseye/linux-image-cloud-amd64 (not cached: a run fetches it)",
+		"cells (4): bullseye/v1 bullseye/v2 bookworm/v1 bookworm/v2",
+		"suites: ./specs/rawcgroup, ./specs/reexec, built in " + cfg.ModuleDir + " (not a checkout)",
+		"guests: 2 at a time, tcg, 768 MiB, timeout 3m0s each",
+		"baseline: built in (4 cells)",
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("plan lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	if _, err := os.Stat(cfg.Out); !os.IsNotExist(err) {
+		t.Error("the plan created the report directory")
+	}
+}
+
+func TestRunRefusesAnEmptyPlan(t *testing.T) {
+	var log []string
+	cfg, _ := config(t, &log)
+	cfg.Kernels = nil
+	if _, err := run(context.Background(), cfg, (&fakeMachine{t: t, verdict: allHold}).steps()); err == nil {
+		t.Fatal("a run with no kernels did not fail")
+	}
+}
+
+func TestSweepRemovesOnlyDeadRunsWorkDirs(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := filepath.Join(tmp, fmt.Sprintf("%s%d-123", workDirPrefix, gone.Process.Pid))
+	live := filepath.Join(tmp, fmt.Sprintf("%s%d-456", workDirPrefix, os.Getppid()))
+	mine := filepath.Join(tmp, fmt.Sprintf("%s%d-789", workDirPrefix, os.Getpid()))
+	for _, d := range []string{dead, live, mine} {
+		if err := os.MkdirAll(filepath.Join(d, "suites"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var log []string
+	sweepWorkDirs(func(format string, a ...any) { log = append(log, fmt.Sprintf(format, a...)) })
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Errorf("a dead run's %s is still there", dead)
+	}
+	for _, d := range []string{live, mine} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("a live run's %s was removed", d)
+		}
+	}
+	if len(log) != 1 || !strings.Contains(log[0], dead) {
+		t.Errorf("log %q", log)
+	}
+}
+
+// Outside a checkout the run stops before it fetches anything; with
+// prebuilt suites it needs none.
+func TestRunNeedsACheckoutOnlyToBuildSuites(t *testing.T) {
+	var log []string
+	cfg, _ := config(t, &log)
+	noModule := fmt.Errorf("%w: /tmp is not inside a memlab checkout", guest.ErrNoModule)
+	f := &fakeMachine{t: t, verdict: allHold, noModule: noModule}
+	if _, err := run(context.Background(), cfg, f.steps()); !errors.Is(err, guest.ErrNoModule) {
+		t.Fatalf("err %v", err)
+	}
+	if len(f.fetched)+len(f.boots) != 0 {
+		t.Errorf("fetched %v and booted %d times before finding no checkout", f.fetched, len(f.boots))
+	}
+	cfg.SuiteBinaries = []string{"/bin/rawcgroup.test"}
+	f = &fakeMachine{t: t, verdict: allHold, noModule: noModule}
+	if _, err := run(context.Background(), cfg, f.steps()); err != nil || len(f.boots) != 1 {
+		t.Errorf("with --suite-bin: err %v, %d boots", err, len(f.boots))
+	}
+}
