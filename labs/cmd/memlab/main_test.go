@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/memlab/memlab/labs/kernel/cgroup"
 )
 
 var memlab string
@@ -45,11 +47,15 @@ func run(t *testing.T, cred *syscall.Credential, wrap []string, args ...string) 
 	return cmd.ProcessState.ExitCode(), stderr.String()
 }
 
-func labGroups(t *testing.T) []string {
-	entries, _ := os.ReadDir("/sys/fs/cgroup/memory/memlab")
+// leftGroups are the lab groups whose run is over: every bad-input memlab
+// has exited by the time this is asked, so a group one of them left has a
+// gone owner, while a group of another run going on at the same time (a
+// second make test, a developer's memlab run) still has a live one.
+func leftGroups() []string {
+	entries, _ := os.ReadDir("/sys/fs/cgroup/memory/" + cgroup.LabParent)
 	var dirs []string
 	for _, e := range entries {
-		if e.IsDir() {
+		if run, ok := cgroup.Owner(e.Name()); e.IsDir() && (!ok || !run.Alive()) {
 			dirs = append(dirs, e.Name())
 		}
 	}
@@ -86,7 +92,7 @@ func TestBadInputIsOneLineWithItsOwnStatus(t *testing.T) {
 		{"grade without a report", nil, nil, []string{"grade", "--rubric", "../../../fixtures/rubric.json", "--from", "/nonexistent/runner.json"}, exitNoSuchReport, "no report to grade"},
 		{"grade without a rubric", nil, nil, []string{"grade", "--rubric", "/nonexistent/rubric.json"}, exitBadRubric, "bad rubric"},
 	}
-	before := labGroups(t)
+	before := leftGroups()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			code, stderr := run(t, c.cred, c.wrap, c.args...)
@@ -102,7 +108,7 @@ func TestBadInputIsOneLineWithItsOwnStatus(t *testing.T) {
 			}
 		})
 	}
-	if after := labGroups(t); len(after) > len(before) {
+	if after := leftGroups(); len(after) > len(before) {
 		t.Errorf("bad input left groups behind: %v", after)
 	}
 }
