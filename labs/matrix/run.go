@@ -124,7 +124,11 @@ func run(ctx context.Context, cfg Config, do steps) (Result, error) {
 		}
 	}
 	sweepWorkDirs(say)
-	work, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", workDirPrefix, os.Getpid()))
+	pattern, err := workDirPattern()
+	if err != nil {
+		return res, err
+	}
+	work, err := os.MkdirTemp("", pattern)
 	if err != nil {
 		return res, err
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memlab/memlab/labs/kernel/proc"
 	"github.com/memlab/memlab/labs/matrix/guest"
 	"github.com/memlab/memlab/labs/matrix/kernels"
 	"github.com/memlab/memlab/labs/report/ledger"
@@ -394,25 +395,36 @@ func TestSweepRemovesOnlyDeadRunsWorkDirs(t *testing.T) {
 	if err := gone.Run(); err != nil {
 		t.Fatal(err)
 	}
-	dead := filepath.Join(tmp, fmt.Sprintf("%s%d-123", workDirPrefix, gone.Process.Pid))
-	live := filepath.Join(tmp, fmt.Sprintf("%s%d-456", workDirPrefix, os.Getppid()))
-	mine := filepath.Join(tmp, fmt.Sprintf("%s%d-789", workDirPrefix, os.Getpid()))
-	for _, d := range []string{dead, live, mine} {
+	runOf := func(pid int) proc.RunID {
+		start, err := proc.StartTime(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return proc.RunID{PID: pid, Start: start}
+	}
+	dead := filepath.Join(tmp, fmt.Sprintf("%s%d.1-123", workDirPrefix, gone.Process.Pid))
+	live := filepath.Join(tmp, fmt.Sprintf("%s%s-456", workDirPrefix, runOf(os.Getppid())))
+	mine := filepath.Join(tmp, fmt.Sprintf("%s%s-789", workDirPrefix, runOf(os.Getpid())))
+	// A live PID with another start time: the PID was reused, the run is gone.
+	reused := filepath.Join(tmp, fmt.Sprintf("%s%d.1-321", workDirPrefix, os.Getppid()))
+	for _, d := range []string{dead, live, mine, reused} {
 		if err := os.MkdirAll(filepath.Join(d, "suites"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var log []string
 	sweepWorkDirs(func(format string, a ...any) { log = append(log, fmt.Sprintf(format, a...)) })
-	if _, err := os.Stat(dead); !os.IsNotExist(err) {
-		t.Errorf("a dead run's %s is still there", dead)
+	for _, d := range []string{dead, reused} {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("a dead run's %s is still there", d)
+		}
 	}
 	for _, d := range []string{live, mine} {
 		if _, err := os.Stat(d); err != nil {
 			t.Errorf("a live run's %s was removed", d)
 		}
 	}
-	if len(log) != 1 || !strings.Contains(log[0], dead) {
+	if len(log) != 2 {
 		t.Errorf("log %q", log)
 	}
 }

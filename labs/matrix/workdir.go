@@ -1,35 +1,43 @@
 package matrix
 
 import (
-	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
+
+	"github.com/memlab/memlab/labs/kernel/proc"
 )
 
 // workDirPrefix names a run's work directory in the temp dir:
-// memlab-matrix-PID-RANDOM, so a later run can tell whose it was.
+// memlab-matrix-RUNID-RANDOM (RUNID is proc.RunID, PID plus start time), so
+// a later run can tell whose it was even after the PID has been reused.
 const workDirPrefix = "memlab-matrix-"
 
+// workDirPattern is os.MkdirTemp's pattern for this run's work directory.
+func workDirPattern() (string, error) {
+	run, err := proc.Current()
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s%s-", workDirPrefix, run), nil
+}
+
 // sweepWorkDirs removes work directories that killed runs (SIGKILL, a
-// power cut) left in the temp dir: memlab-matrix-PID-* whose PID is gone.
+// power cut) left in the temp dir: memlab-matrix-RUNID-* whose run is gone.
 func sweepWorkDirs(say func(string, ...any)) {
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), workDirPrefix+"*-*"))
 	for _, d := range dirs {
-		f := strings.Split(filepath.Base(d), "-")
-		if len(f) < 4 {
+		id, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(d), workDirPrefix), "-")
+		if !ok {
 			continue
 		}
-		pid, err := strconv.Atoi(f[2])
-		if err != nil || pid == os.Getpid() {
-			continue
+		run, err := proc.ParseRunID(id)
+		if err != nil {
+			continue // not a name this memlab gives
 		}
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-			if os.RemoveAll(d) == nil {
-				say("removed %s, left by a killed run", d)
-			}
+		if _, gone := run.Gone(); gone && os.RemoveAll(d) == nil {
+			say("removed %s, left by a killed run", d)
 		}
 	}
 }
