@@ -26,7 +26,7 @@ import (
 // Options describe a lab container: the article's `docker run -itd -m 128m
 // stress:16.04`, with no network and memlab's labels.
 type Options struct {
-	Image string // default Image()
+	Image string // default DefaultImage
 	// Memory is -m in bytes; MemorySwap is --memory-swap: 0 leaves the
 	// engine's default (twice Memory where the kernel accounts swap).
 	Memory, MemorySwap int64
@@ -59,7 +59,7 @@ const removeTimeout = 30 * time.Second
 // it and must Remove it (and register that at once).
 func (e *Engine) Start(ctx context.Context, o Options) (*Container, error) {
 	if o.Image == "" {
-		o.Image = Image()
+		o.Image = DefaultImage
 	}
 	nonce := make([]byte, 3)
 	if _, err := rand.Read(nonce); err != nil {

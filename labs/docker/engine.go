@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -49,17 +48,9 @@ const (
 	LabelRun = "org.memlab.run"
 )
 
-// DefaultImage is the lab image BuildImage makes (MEMLAB_IMAGE overrides
-// it).
+// DefaultImage is the lab image BuildImage makes; commands and suites take
+// another tag as a flag (memlab docker image --image, -memlab.image).
 const DefaultImage = "memlab/stress:16.04"
-
-// Image is the lab image this process uses.
-func Image() string {
-	if s := os.Getenv("MEMLAB_IMAGE"); s != "" {
-		return s
-	}
-	return DefaultImage
-}
 
 // pingTimeout bounds the first contact: a socket that accepts but never
 // answers is as good as no engine.

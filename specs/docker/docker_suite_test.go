@@ -7,6 +7,7 @@ package docker_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"strings"
 	"testing"
@@ -49,6 +50,10 @@ type lab struct {
 
 var the lab
 
+// image is the lab image the suite runs (and builds when it is missing):
+// go tool ginkgo ./specs/docker -- -memlab.image=REF
+var image = flag.String("memlab.image", docker.DefaultImage, "the lab image to run (built offline when missing)")
+
 var _ = BeforeSuite(func(ctx SpecContext) {
 	claim.UsePollTolerances()
 	the.clis = docker.FindCLIs(ctx)
@@ -76,10 +81,10 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	}
 	Expect(err).NotTo(HaveOccurred(), "sweeping containers killed runs left")
 
-	built, err := e.EnsureImage(ctx, docker.Image())
+	built, err := e.EnsureImage(ctx, *image)
 	Expect(err).NotTo(HaveOccurred())
 	if built {
-		GinkgoWriter.Printf("built %s\n", docker.Image())
+		GinkgoWriter.Printf("built %s\n", *image)
 	}
 
 	l, err := cgroup.Detect()
@@ -93,7 +98,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	// Cleanup first, then the container (claim.Made): an interrupt while it
 	// is being made still removes it.
 	c, err := claim.Made(func() (*docker.Container, error) {
-		return e.Start(ctx, docker.Options{Memory: size, Name: "memlab-d", WarmImage: true})
+		return e.Start(ctx, docker.Options{Image: *image, Memory: size, Name: "memlab-d", WarmImage: true})
 	}, func(_ SpecContext, c *docker.Container) { Expect(c.Remove()).To(Succeed()) })
 	Expect(err).NotTo(HaveOccurred())
 	the.c = c

@@ -20,11 +20,11 @@ import (
 
 const dockerUsage = `usage:
   memlab docker cgroup CONTAINER   the container's memory cgroup: directory, driver, limit, usage
-  memlab docker image [--force] [--online] | --remove
-                                   build the lab image (` + docker.DefaultImage + `) unless it is up to date:
-                                   FROM scratch over this host's stress and static busybox (no registry),
-                                   --online FROM ubuntu:16.04; --force rebuilds; --remove removes it
-                                   (only an image memlab built)
+  memlab docker image [--image REF] [--force] [--online] | --remove
+                                   build the lab image (REF, default ` + docker.DefaultImage + `) unless it is
+                                   up to date: FROM scratch over this host's stress and static busybox (no
+                                   registry), --online FROM ubuntu:16.04; --force rebuilds; --remove removes
+                                   it (only an image memlab built)
   memlab docker sweep              remove memlab containers whose run is gone`
 
 // dockerTimeout bounds a subcommand; imageTimeout building the image, which
@@ -129,6 +129,7 @@ func dockerImage(ctx context.Context, args []string) error {
 	force := fs.Bool("force", false, "")
 	online := fs.Bool("online", false, "")
 	remove := fs.Bool("remove", false, "")
+	image := fs.String("image", docker.DefaultImage, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Println(dockerUsage)
@@ -139,7 +140,7 @@ func dockerImage(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 || *remove && (*force || *online) {
 		return fmt.Errorf("%w: docker image takes --force and --online, or --remove alone\n%s", runner.ErrUsage, dockerUsage)
 	}
-	ref := docker.Image()
+	ref := *image
 	return withEngine(ctx, func(e *docker.Engine) error {
 		if *remove {
 			removed, err := e.RemoveImage(ctx, ref)
