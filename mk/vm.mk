@@ -32,19 +32,19 @@ _memlab_vm_env = VAGRANT='$(VAGRANT)' MEMLAB_VM_ROOT='$(MEMLAB_VM_ROOT)' GO='$(M
 _memlab_vm_saved_goal := $(.DEFAULT_GOAL)
 
 .PHONY: vm-labs vm-matrix labs-delegate lab-machine lint-vm test-vm
-vm-labs:
+vm-labs: ## sudo make labs in the student VM (VM=xenial); its reports into ./reports
 	@$(_memlab_vm_env) bash $(MEMLAB_VM_SH) labs '$(VM)'
-vm-matrix:
+vm-matrix: ## the labs in every VM that is up, merged into reports/vm-matrix.md
 	@$(_memlab_vm_env) bash $(MEMLAB_VM_SH) matrix
 # VM only when named (make labs VM=jammy); else xenial or the first VM up.
-labs-delegate:
+labs-delegate: ## what make labs does where this machine cannot run the labs
 	@$(_memlab_vm_env) bash $(MEMLAB_VM_SH) delegate $(if $(filter command line environment,$(origin VM)),'$(VM)')
-lab-machine:
+lab-machine: ## say whether this machine runs the labs itself, and why not
 	@bash $(MEMLAB_VM_SH) lab-machine
-lint-vm:
+lint-vm: ## vagrant validate and shellcheck on the VM scripts
 	@$(_memlab_vm_env) bash $(MEMLAB_VM_SH) validate
 	cd $(MEMLAB_VM_MK_DIR)/.. && shellcheck vagrant/*.sh test/vm/testdata/vagrant test/vm/testdata/guest/*
-test-vm:
+test-vm: ## the VM delegation, against a fake vagrant (no VM, no root)
 	cd $(MEMLAB_VM_MK_DIR)/.. && $(MEMLAB_VM_GO) test -count=1 ./test/vm/ ./labs/matrix/
 
 ifneq ($(_memlab_vm_saved_goal),)
