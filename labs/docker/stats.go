@@ -117,13 +117,21 @@ func ParseStatsLine(s string) (StatsLine, error) {
 		return l, err
 	}
 	l.UsageText, l.LimitText, l.PercentPrinted = strings.TrimSpace(u), strings.TrimSpace(lim), strings.TrimSpace(pct)
+	// The CLI prints "%.2f%%"; ParseFloat alone would also take NaN, Inf,
+	// -1, 1e5 and 1_0, none of which a docker stats line holds.
+	if !percentSyntax.MatchString(l.PercentPrinted) {
+		return l, fmt.Errorf("docker stats MEM %% %q: want a percentage such as 79.01%%", pct)
+	}
 	if l.Percent, err = strconv.ParseFloat(strings.TrimSuffix(l.PercentPrinted, "%"), 64); err != nil {
 		return l, fmt.Errorf("docker stats MEM %% %q: %w", pct, err)
 	}
 	return l, nil
 }
 
-var humanSyntax = regexp.MustCompile(`^([0-9]+(?:\.([0-9]+))?)\s*([KMGTP]i)?B$`)
+var (
+	percentSyntax = regexp.MustCompile(`^[0-9]+(?:\.[0-9]+)?%$`)
+	humanSyntax   = regexp.MustCompile(`^([0-9]+(?:\.([0-9]+))?)\s*([KMGTP]i)?B$`)
+)
 
 // parseHuman reads go-units' BytesSize output ("%.4g" and a binary unit)
 // and says how far the printed figure may be from the true one.
@@ -145,7 +153,11 @@ func parseHuman(s string) (value, halfUnit float64, err error) {
 	if intPart, _, _ := strings.Cut(m[1], "."); intPart != "0" {
 		digits = len(intPart) - 4
 	}
-	return n * scale, 0.5 * math.Pow10(digits) * scale, nil
+	value, halfUnit = n*scale, 0.5*math.Pow10(digits)*scale
+	if math.IsInf(value, 0) || math.IsInf(halfUnit, 0) {
+		return 0, 0, fmt.Errorf("not a docker size: %q is out of range", s)
+	}
+	return value, halfUnit, nil
 }
 
 // HumanSize prints bytes the way the docker CLI does.

@@ -100,7 +100,7 @@ func MemoryCgroup(procRoot string, pid int) (string, error) {
 	for _, c := range cgs {
 		for _, ctl := range c.Controllers {
 			if ctl == "memory" {
-				return c.Path, nil
+				return absolute(c.Path, procRoot, pid)
 			}
 		}
 		if c.HierarchyID == 0 {
@@ -110,7 +110,17 @@ func MemoryCgroup(procRoot string, pid int) (string, error) {
 	if v2 == "" {
 		return "", fmt.Errorf("%s/%d/cgroup has no memory cgroup line", procRoot, pid)
 	}
-	return v2, nil
+	return absolute(v2, procRoot, pid)
+}
+
+// absolute refuses a cgroup path the kernel would not write: it always
+// starts with "/" (one seen from inside a cgroup namespace may go on with
+// "/.."), and callers join it to a hierarchy's mount point.
+func absolute(p, procRoot string, pid int) (string, error) {
+	if !strings.HasPrefix(p, "/") {
+		return "", fmt.Errorf("%s/%d/cgroup: cgroup path %q does not start with /", procRoot, pid, p)
+	}
+	return p, nil
 }
 
 // StartTime is a process's start time in clock ticks since boot

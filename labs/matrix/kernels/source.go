@@ -97,6 +97,11 @@ func ParseList(r io.Reader) ([]Source, error) {
 		case 1:
 			entry = f[0]
 		case 2:
+			// Checked here: joined as NAME=SOURCE, a name holding '=' would
+			// split elsewhere and name the kernel otherwise.
+			if !nameRE.MatchString(f[0]) {
+				return nil, fmt.Errorf("%w: line %d: kernel name %q: use letters, digits, '.', '_', '+', '-'", ErrBadList, n, f[0])
+			}
 			entry = f[0] + "=" + f[1]
 		default:
 			return nil, fmt.Errorf("%w: line %d: want NAME SOURCE", ErrBadList, n)
