@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/memlab/memlab/labs/kernel/capture"
+	"github.com/memlab/memlab/labs/matrix/capture"
 )
 
-// capturedGroups are the groups labs/kernel/capture left, one folder per
+// capturedGroups are the groups labs/matrix/capture left, one folder per
 // kernel and cgroup mode (testdata/README.md), each read through a Group as
 // the labs read a live one.
 func capturedGroups(t *testing.T) map[string]*Group {

@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/memlab/memlab/labs/kernel/capture"
+	"github.com/memlab/memlab/labs/matrix/capture"
 )
 
-// capturedLogs are the kernel logs labs/kernel/capture saved, one folder per
+// capturedLogs are the kernel logs labs/matrix/capture saved, one folder per
 // kernel and cgroup mode (testdata/README.md).
 func capturedLogs(t *testing.T) []string {
 	t.Helper()

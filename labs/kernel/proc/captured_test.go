@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/memlab/memlab/labs/kernel/capture"
+	"github.com/memlab/memlab/labs/matrix/capture"
 )
 
-// Every /proc/PID/cgroup labs/kernel/capture saved (testdata/README.md),
+// Every /proc/PID/cgroup labs/matrix/capture saved (testdata/README.md),
 // one per kernel and cgroup mode, names the group the process was in.
 func TestCapturedMemoryCgroup(t *testing.T) {
 	files, err := filepath.Glob("testdata/v[12]-*/[0-9]*/cgroup")

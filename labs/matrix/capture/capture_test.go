@@ -32,7 +32,7 @@ var (
 
 // TestCapture is the capture itself, run by hand (labs/kernel/*/testdata/README.md):
 //
-//	go test ./labs/kernel/capture -run TestCapture -capture -v -timeout 30m
+//	go test ./labs/matrix/capture -run TestCapture -capture -v -timeout 30m
 func TestCapture(t *testing.T) {
 	if !*capture {
 		t.Skip("captures only with -capture (it boots every kernel under qemu)")

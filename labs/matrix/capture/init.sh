@@ -1,5 +1,5 @@
 #!/bin/sh
-# memlab fixture-capture guest /init (embedded by labs/kernel/capture). It
+# memlab fixture-capture guest /init (embedded by labs/matrix/capture). It
 # mounts the cgroup mode the kernel command line names (memlab.mode=v1|v2),
 # makes the memory cgroup GROUP limited to LIMIT bytes, runs HOG (stress
 # past the limit) inside it until the OOM killer kills stress's worker, and
@@ -18,7 +18,7 @@ mkdir -p /tmp /out/cgroup /out/kmsg /out/proc
 echo "MEMLAB-BOOTED $(cut -d' ' -f1 /proc/uptime) $(uname -r)"
 
 # GROUP (the group's path), LIMIT (bytes) and HOG (the command to run in
-# it) come from labs/kernel/capture's constants.
+# it) come from labs/matrix/capture's constants.
 GROUP='' LIMIT='' HOG=''
 # shellcheck source=/dev/null
 . /etc/memlab/capture.conf
@@ -116,7 +116,7 @@ if [ -z "$status" ]; then
 	done
 	ls "$group" > /out/cgroup/ls-memory
 	{
-		echo "# how labs/kernel/capture's guest made this group (killed: stress's workers that got signal 9)"
+		echo "# how labs/matrix/capture's guest made this group (killed: stress's workers that got signal 9)"
 		echo "release $(uname -r)"
 		echo "mode $mode"
 		echo "group $GROUP"
