@@ -42,7 +42,7 @@ func loadFixture(t *testing.T, name string) (Host, expect) {
 	}
 	l.MemoryRoot = filepath.Join(dir, l.MemoryRoot)
 	var e expect
-	for _, line := range strings.Split(read("expect"), "\n") {
+	for line := range strings.SplitSeq(read("expect"), "\n") {
 		f := strings.Fields(line)
 		if len(f) < 1 {
 			continue

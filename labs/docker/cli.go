@@ -76,7 +76,7 @@ func (c CLI) Stats(ctx context.Context, id string) (StatsLine, string, error) {
 	out, err := cmd.CombinedOutput()
 	text := strings.TrimSpace(string(out))
 	if err != nil {
-		return StatsLine{}, text, fmt.Errorf("%s stats: %v: %s", c.Path, err, text)
+		return StatsLine{}, text, fmt.Errorf("%s stats: %w: %s", c.Path, err, text)
 	}
 	l, err := ParseStatsLine(text)
 	return l, text, err

@@ -361,7 +361,7 @@ func (c *Container) WarmImage(ctx context.Context) (int64, error) {
 		return 0, nil
 	}
 	var total int64
-	for _, dir := range strings.Split(c.graph["LowerDir"], ":") {
+	for dir := range strings.SplitSeq(c.graph["LowerDir"], ":") {
 		if dir == "" {
 			continue
 		}

@@ -74,7 +74,7 @@ type Engine struct {
 func Connect(ctx context.Context) (*Engine, error) {
 	api, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNoEngine, err)
+		return nil, fmt.Errorf("%w: %w", ErrNoEngine, err)
 	}
 	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()

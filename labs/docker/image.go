@@ -182,7 +182,7 @@ func (e *Engine) build(ctx context.Context, ref string, tarball []byte, inputs s
 		case m.Error != "":
 			return errors.New(strings.TrimSpace(m.Error))
 		case m.Stream != "":
-			io.WriteString(progress, m.Stream)
+			_, _ = io.WriteString(progress, m.Stream) // progress is a transcript; losing it loses no result
 		case m.Status != "":
 			fmt.Fprintln(progress, strings.TrimSpace(m.Status+" "+m.Progress))
 		}
@@ -196,7 +196,7 @@ func (e *Engine) checkImage(ctx context.Context, ref string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer c.Remove()
+	defer func() { _ = c.Remove() }() // labelled: a sweep removes it if this fails
 	out, err := c.Run(ctx, "/bin/sh", "-c", "stress --version && ps >/dev/null && echo ok")
 	if err != nil {
 		return "", err

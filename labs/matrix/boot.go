@@ -103,9 +103,7 @@ func Boot(ctx context.Context, o BootOptions) Matrix {
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for w := 0; w < min(o.Jobs, len(o.Cells)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := range next {
 				m.Cells[i] = runCellSafely(ctx, o, o.Cells[i])
 				if o.Log != nil {
@@ -113,7 +111,7 @@ func Boot(ctx context.Context, o BootOptions) Matrix {
 					o.Log("%-16s %-9s %5.1fs wall, boot %.1fs%s", r.ID, r.Status, r.WallSeconds, r.BootSeconds, brief(r.Reason))
 				}
 			}
-		}()
+		})
 	}
 	// Cells start in plan order; once ctx ends the rest are not started.
 	for i, c := range o.Cells {
@@ -158,7 +156,7 @@ func brief(reason string) string {
 
 func newResult(c Cell) CellResult {
 	r := CellResult{ID: c.ID(), Kernel: c.Kernel.Name, Release: c.Kernel.Release,
-		Source: c.Kernel.Source.String(), Mode: c.Mode}
+		Source: c.Kernel.String(), Mode: c.Mode}
 	if c.Kernel.Config != "" {
 		if fs, err := kernels.CheckFile(c.Kernel.Config); err == nil {
 			for _, f := range fs {

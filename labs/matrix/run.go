@@ -330,8 +330,8 @@ func (cfg *Config) writePlan(ctx context.Context, do steps) {
 		fmt.Fprintf(w, "suites: %s, built in %s\n", strings.Join(cfg.SuitePackages, ", "), where)
 	}
 	fmt.Fprintf(w, "guests: %d at a time, %s, %d MiB, timeout %s each\n", cfg.Jobs, cfg.Accel, cfg.MemoryMB, cfg.Timeout)
-	switch {
-	case cfg.Baseline == nil:
+	switch cfg.Baseline {
+	case nil:
 		fmt.Fprintln(w, "baseline: none (no comparison)")
 	default:
 		if b, err := cfg.Baseline.load(); err != nil {

@@ -96,7 +96,7 @@ func (m Matrix) WriteText(w io.Writer) {
 		}
 		if c.Status == NoResult && c.ConsoleTail != "" {
 			fmt.Fprintf(w, "  %s console tail:\n", c.ID)
-			for _, l := range strings.Split(c.ConsoleTail, "\n") {
+			for l := range strings.SplitSeq(c.ConsoleTail, "\n") {
 				fmt.Fprintf(w, "    | %s\n", l)
 			}
 		}

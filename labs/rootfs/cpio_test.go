@@ -104,7 +104,9 @@ func TestCpio(t *testing.T) {
 	}
 	// The same inputs give the same bytes.
 	var again bytes.Buffer
-	a.WriteCpio(&again)
+	if _, err := a.WriteCpio(&again); err != nil {
+		t.Fatal(err)
+	}
 	if !bytes.Equal(buf.Bytes(), again.Bytes()) {
 		t.Error("two writes differ")
 	}
@@ -121,7 +123,9 @@ func TestCpio(t *testing.T) {
 
 func TestWriteCpioFileGzip(t *testing.T) {
 	a := New()
-	a.Bytes("/x", bytes.Repeat([]byte("memlab"), 1000), 0o644)
+	if err := a.Bytes("/x", bytes.Repeat([]byte("memlab"), 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	p := filepath.Join(t.TempDir(), "initrd.gz")
 	if err := a.WriteCpioFile(p, true); err != nil {
 		t.Fatal(err)

@@ -57,7 +57,7 @@ func ParseNamespaces(s string) (uintptr, error) {
 	if s == "none" || s == "" {
 		return 0, nil
 	}
-	for _, name := range strings.Split(s, ",") {
+	for name := range strings.SplitSeq(s, ",") {
 		f, ok := namespaceFlags[strings.TrimSpace(name)]
 		if !ok {
 			known := make([]string, 0, len(namespaceFlags))

@@ -171,7 +171,7 @@ func Start(ctx context.Context, o Options) (r *Run, err error) {
 		}
 	case o.Attach == ThreadBeforeExec:
 		if err := g.AttachThread(r.ChildPID); err != nil {
-			return r, fmt.Errorf("%w: %v", ErrUsage, err)
+			return r, fmt.Errorf("%w: %w", ErrUsage, err)
 		}
 	case o.Layout.Version == 1:
 		// The article's order and file: one thread ID into tasks, after start.

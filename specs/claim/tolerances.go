@@ -40,7 +40,7 @@ func onlineCPUs() int {
 		return runtime.NumCPU()
 	}
 	n := 0
-	for _, r := range strings.Split(strings.TrimSpace(string(b)), ",") {
+	for r := range strings.SplitSeq(strings.TrimSpace(string(b)), ",") {
 		lo, hi, isRange := strings.Cut(r, "-")
 		a, err1 := strconv.Atoi(lo)
 		z, err2 := strconv.Atoi(hi)

@@ -41,12 +41,10 @@ func runCLIs(ctx context.Context, d *lab) []cliRun {
 	runs := make([]cliRun, len(d.clis))
 	var wg sync.WaitGroup
 	for i, c := range d.clis {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			runs[i] = cliRun{cli: c, sample: s.MemoryStats}
 			runs[i].line, runs[i].text, runs[i].err = c.Stats(ctx, d.c.ID)
-		}()
+		})
 	}
 	wg.Wait()
 	for _, r := range runs {

@@ -135,7 +135,7 @@ func dockerImage(ctx context.Context, args []string) error {
 			fmt.Println(dockerUsage)
 			return nil
 		}
-		return fmt.Errorf("%w: docker image: %v\n%s", runner.ErrUsage, err, dockerUsage)
+		return fmt.Errorf("%w: docker image: %w\n%s", runner.ErrUsage, err, dockerUsage)
 	}
 	if fs.NArg() > 0 || *remove && (*force || *online) {
 		return fmt.Errorf("%w: docker image takes --force and --online, or --remove alone\n%s", runner.ErrUsage, dockerUsage)

@@ -31,7 +31,7 @@ func cmdGrade(args []string) error {
 			fmt.Println(gradeUsage)
 			return nil
 		}
-		return fmt.Errorf("%w: grade: %v\n%s", runner.ErrUsage, err, gradeUsage)
+		return fmt.Errorf("%w: grade: %w\n%s", runner.ErrUsage, err, gradeUsage)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: grade takes no arguments (got %q)\n%s", runner.ErrUsage, fs.Args(), gradeUsage)

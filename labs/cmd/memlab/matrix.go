@@ -71,7 +71,7 @@ func cmdMatrix(args []string) error {
 	defer stop()
 	_, err = matrix.Run(ctx, cfg)
 	if errors.Is(err, guest.ErrNoModule) {
-		return fmt.Errorf("%w: %v (run memlab matrix in one, or give --suite-bin)", runner.ErrUsage, err)
+		return fmt.Errorf("%w: %w (run memlab matrix in one, or give --suite-bin)", runner.ErrUsage, err)
 	}
 	return err
 }
@@ -105,7 +105,7 @@ func parseMatrixFlags(args []string) (matrix.Config, error) {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, err
 		}
-		return cfg, fmt.Errorf("%w: matrix: %v\n%s", runner.ErrUsage, err, matrixUsage)
+		return cfg, fmt.Errorf("%w: matrix: %w\n%s", runner.ErrUsage, err, matrixUsage)
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("%w: matrix takes no arguments (got %q)\n%s", runner.ErrUsage, fs.Args(), matrixUsage)
@@ -134,7 +134,7 @@ func parseMatrixFlags(args []string) (matrix.Config, error) {
 		cfg.KernelsFrom = fixtures.KernelListName + " (built in)"
 	}
 	if err != nil {
-		return cfg, fmt.Errorf("%w: %v", runner.ErrUsage, err)
+		return cfg, fmt.Errorf("%w: %w", runner.ErrUsage, err)
 	}
 	if *suiteBin != "" {
 		cfg.SuiteBinaries = strings.Split(*suiteBin, ",")
@@ -153,7 +153,7 @@ func parseMatrixFlags(args []string) (matrix.Config, error) {
 
 func parseModes(s string) ([]string, error) {
 	var modes []string
-	for _, m := range strings.Split(s, ",") {
+	for m := range strings.SplitSeq(s, ",") {
 		switch m = strings.TrimSpace(m); m {
 		case guest.V1, guest.V2:
 			modes = append(modes, m)

@@ -22,11 +22,11 @@ func cmdReport(args []string) error {
 	from := fs.String("from", "reports/ginkgo.json", "Ginkgo JSON report to read")
 	out := fs.String("out", "reports", "directory for claims.json and claims.md")
 	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: report: %v", runner.ErrUsage, err)
+		return fmt.Errorf("%w: report: %w", runner.ErrUsage, err)
 	}
 	suites, err := ledger.LoadGinkgoJSON(*from)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errNoReport, err)
+		return fmt.Errorf("%w: %w", errNoReport, err)
 	}
 	rep, err := ledger.FromGinkgo(suites)
 	if err != nil {

@@ -26,7 +26,7 @@ func cmdRun(args []string) (int, error) {
 	name := fs.String("name", "run", "group name prefix under the memlab parent")
 	resultFile := fs.String("result", "", "write the result as JSON to this file")
 	if err := fs.Parse(args); err != nil {
-		return 0, fmt.Errorf("%w: run: %v", runner.ErrUsage, err)
+		return 0, fmt.Errorf("%w: run: %w", runner.ErrUsage, err)
 	}
 	limit, err := cgroup.ParseSize(*memory)
 	if err != nil {

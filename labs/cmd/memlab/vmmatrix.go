@@ -29,7 +29,7 @@ func cmdVMMatrix(args []string) error {
 			fmt.Println(vmMatrixUsage)
 			return nil
 		}
-		return fmt.Errorf("%w: vm-matrix: %v\n%s", runner.ErrUsage, err, vmMatrixUsage)
+		return fmt.Errorf("%w: vm-matrix: %w\n%s", runner.ErrUsage, err, vmMatrixUsage)
 	}
 	reports, err := parseMachineReports(fs.Args())
 	if err != nil {

@@ -395,7 +395,7 @@ func TestRemoveLeftoversOnTheCgroupFS(t *testing.T) {
 	if err := h.RemoveLeftovers(before); err != nil {
 		t.Fatal(err)
 	}
-	<-done
+	<-done //nolint:errcheck // killed by RemoveLeftovers: its wait status is an error, on purpose
 	if _, err := os.Stat(filepath.Join(private, "left")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("left is still there: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/moby/sys/mountinfo"
@@ -79,7 +80,7 @@ func detectFrom(mounts []*mountinfo.Info, controllers func(root string) string) 
 				l.UnifiedRoot = m.Mountpoint
 			}
 		case "cgroup":
-			for _, opt := range strings.Split(m.VFSOptions, ",") {
+			for opt := range strings.SplitSeq(m.VFSOptions, ",") {
 				if opt == "memory" && (v1Memory == "" || m.Root == "/") {
 					v1Memory = m.Mountpoint
 				}
@@ -126,11 +127,4 @@ func readControllers(root string) string {
 	return string(b)
 }
 
-func hasWord(s, w string) bool {
-	for _, f := range strings.Fields(s) {
-		if f == w {
-			return true
-		}
-	}
-	return false
-}
+func hasWord(s, w string) bool { return slices.Contains(strings.Fields(s), w) }

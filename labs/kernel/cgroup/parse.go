@@ -91,7 +91,7 @@ func (e Events) LimitHits() (int64, bool) {
 // ParseIDs reads cgroup.procs, tasks or cgroup.threads.
 func ParseIDs(text string) ([]int, error) {
 	var ids []int
-	for _, f := range strings.Fields(text) {
+	for f := range strings.FieldsSeq(text) {
 		id, err := strconv.Atoi(f)
 		if err != nil {
 			return nil, fmt.Errorf("not a process ID: %q", f)

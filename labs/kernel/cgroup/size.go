@@ -24,7 +24,7 @@ func ParseSize(s string) (int64, error) {
 	}
 	n, err := units.RAMInBytes(s)
 	if err != nil {
-		return 0, fmt.Errorf("%w %q: %v", ErrBadSize, s, err)
+		return 0, fmt.Errorf("%w %q: %w", ErrBadSize, s, err)
 	}
 	if n < MinLimit {
 		return 0, fmt.Errorf("%w %q: below memlab's minimum of %s", ErrBadSize, s, units.BytesSize(MinLimit))

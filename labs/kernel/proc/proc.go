@@ -7,6 +7,7 @@ package proc
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -98,10 +99,8 @@ func MemoryCgroup(procRoot string, pid int) (string, error) {
 	}
 	v2 := ""
 	for _, c := range cgs {
-		for _, ctl := range c.Controllers {
-			if ctl == "memory" {
-				return absolute(c.Path, procRoot, pid)
-			}
+		if slices.Contains(c.Controllers, "memory") {
+			return absolute(c.Path, procRoot, pid)
 		}
 		if c.HierarchyID == 0 {
 			v2 = c.Path

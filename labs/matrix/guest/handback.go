@@ -104,7 +104,7 @@ func ParseHandBack(r io.Reader) (HandBack, error) {
 func decode(b64 string, size int64, sum string) (HandBack, error) {
 	raw, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil {
-		return HandBack{}, fmt.Errorf("%w: base64: %v", ErrCorrupt, err)
+		return HandBack{}, fmt.Errorf("%w: base64: %w", ErrCorrupt, err)
 	}
 	if int64(len(raw)) != size {
 		return HandBack{}, fmt.Errorf("%w: %d bytes, the guest sent %d", ErrCorrupt, len(raw), size)
@@ -115,17 +115,17 @@ func decode(b64 string, size int64, sum string) (HandBack, error) {
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(raw))
 	if err != nil {
-		return HandBack{}, fmt.Errorf("%w: gzip: %v", ErrCorrupt, err)
+		return HandBack{}, fmt.Errorf("%w: gzip: %w", ErrCorrupt, err)
 	}
 	hb := HandBack{Files: map[string][]byte{}}
 	tr := tar.NewReader(zr)
 	for {
 		h, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return HandBack{}, fmt.Errorf("%w: tar: %v", ErrCorrupt, err)
+			return HandBack{}, fmt.Errorf("%w: tar: %w", ErrCorrupt, err)
 		}
 		if h.Typeflag != tar.TypeReg {
 			continue
@@ -136,7 +136,7 @@ func decode(b64 string, size int64, sum string) (HandBack, error) {
 		}
 		data, err := io.ReadAll(io.LimitReader(tr, 256<<20))
 		if err != nil {
-			return HandBack{}, fmt.Errorf("%w: tar: %v", ErrCorrupt, err)
+			return HandBack{}, fmt.Errorf("%w: tar: %w", ErrCorrupt, err)
 		}
 		hb.Files[name] = data
 	}
@@ -177,7 +177,7 @@ func (h HandBack) Outcome() (Outcome, error) {
 		return o, fmt.Errorf("%w: status %q", ErrCorrupt, st)
 	}
 	o.Uptime, _ = strconv.ParseFloat(strings.TrimSpace(string(h.Files["uptime"])), 64)
-	for _, line := range strings.Split(string(h.Files["suites.txt"]), "\n") {
+	for line := range strings.SplitSeq(string(h.Files["suites.txt"]), "\n") {
 		f := strings.Fields(line)
 		if len(f) != 4 {
 			continue
@@ -208,7 +208,7 @@ type Console struct {
 // ParseConsole scans a console log for /init's markers and a kernel panic.
 func ParseConsole(text string) Console {
 	var c Console
-	for _, line := range strings.Split(text, "\n") {
+	for line := range strings.SplitSeq(text, "\n") {
 		line = strings.TrimRight(line, "\r")
 		if i := strings.Index(line, "MEMLAB-BOOTED "); i >= 0 {
 			f := strings.Fields(line[i:])

@@ -35,7 +35,7 @@ func BuildSuites(ctx context.Context, goBin, moduleDir string, patterns []string
 	var pkgs []string
 	var suites []Suite
 	seen := map[string]string{}
-	for _, p := range strings.Fields(out) {
+	for p := range strings.FieldsSeq(out) {
 		name := path.Base(p)
 		if other, dup := seen[name]; dup {
 			return nil, fmt.Errorf("suites %s and %s would both be %s.test", other, p, name)
@@ -91,7 +91,7 @@ func run(ctx context.Context, dir, name string, args ...string) (string, error) 
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		return "", fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return stdout.String(), nil
 }

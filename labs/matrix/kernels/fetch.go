@@ -317,13 +317,13 @@ func (a privateApt) run(ctx context.Context, cwd string, name string, args ...st
 // resolve follows a metapackage (linux-image-cloud-amd64) to the package
 // that carries the image (linux-image-6.1.0-50-cloud-amd64).
 func (a privateApt) resolve(ctx context.Context, pkg string) (string, error) {
-	for hop := 0; hop < 3; hop++ {
+	for range 3 {
 		out, err := a.run(ctx, "", "apt-cache", "depends", "--no-recommends", "--no-suggests", pkg)
 		if err != nil {
 			return "", err
 		}
 		next := ""
-		for _, line := range strings.Split(out, "\n") {
+		for line := range strings.SplitSeq(out, "\n") {
 			f := strings.Fields(line)
 			if len(f) == 2 && (f[0] == "Depends:" || f[0] == "|Depends:") && strings.HasPrefix(f[1], "linux-image-") {
 				next = f[1]
@@ -352,7 +352,7 @@ func output(ctx context.Context, cwd string, env []string, name string, args ...
 		if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
 			msg = msg[i+1:]
 		}
-		return "", fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, msg)
+		return "", fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, msg)
 	}
 	return stdout.String(), nil
 }

@@ -94,7 +94,9 @@ func TestImageRelease(t *testing.T) {
 	if err != nil || k.Release != "6.1.0-50-cloud-amd64" || k.Image != p {
 		t.Fatalf("%+v %v", k, err)
 	}
-	os.WriteFile(p, make([]byte, 0x1000), 0o644)
+	if err := os.WriteFile(p, make([]byte, 0x1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := ImageRelease(p); err == nil {
 		t.Error("a file without HdrS read as a bzImage")
 	}
@@ -103,9 +105,12 @@ func TestImageRelease(t *testing.T) {
 func TestLoadCachedNeedsNoNetwork(t *testing.T) {
 	dir := t.TempDir()
 	kdir := filepath.Join(dir, "debian", "bookworm", DefaultPackage)
-	os.MkdirAll(kdir, 0o755)
-	os.WriteFile(filepath.Join(kdir, "vmlinuz"), []byte("k"), 0o644)
-	os.WriteFile(filepath.Join(kdir, "kernel.json"), []byte(`{"name":"bookworm","image":"`+filepath.Join(kdir, "vmlinuz")+`","release":"6.1.0-50-cloud-amd64"}`), 0o644)
+	meta := `{"name":"bookworm","image":"` + filepath.Join(kdir, "vmlinuz") + `","release":"6.1.0-50-cloud-amd64"}`
+	if err := errors.Join(os.MkdirAll(kdir, 0o755),
+		os.WriteFile(filepath.Join(kdir, "vmlinuz"), []byte("k"), 0o644),
+		os.WriteFile(filepath.Join(kdir, "kernel.json"), []byte(meta), 0o644)); err != nil {
+		t.Fatal(err)
+	}
 	c := &Cache{Dir: dir, Mirror: "http://127.0.0.1:1/nowhere"}
 	k, err := c.Get(t.Context(), Source{Name: "bw", Suite: "bookworm", Package: DefaultPackage})
 	if err != nil || k.Release != "6.1.0-50-cloud-amd64" || k.Name != "bw" || k.Fetched {

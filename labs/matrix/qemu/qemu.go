@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -117,7 +118,7 @@ func Run(ctx context.Context, g Guest) Result {
 		if msg == "" {
 			msg = "no message"
 		}
-		res.Err = fmt.Errorf("%s: %v: %s", g.Binary, err, msg)
+		res.Err = fmt.Errorf("%s: %w: %s", g.Binary, err, msg)
 	}
 	return res
 }
@@ -147,12 +148,7 @@ func cpuFlag(flag string) bool {
 	for sc.Scan() {
 		name, val, ok := strings.Cut(sc.Text(), ":")
 		if ok && strings.TrimSpace(name) == "flags" {
-			for _, fl := range strings.Fields(val) {
-				if fl == flag {
-					return true
-				}
-			}
-			return false
+			return slices.Contains(strings.Fields(val), flag)
 		}
 	}
 	return false
