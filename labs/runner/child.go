@@ -65,7 +65,9 @@ func childMain(args []string) int {
 	}
 	attach, cmdArgs := Attach(args[1]), args[5:]
 	var flags uintptr
-	fmt.Sscan(args[3], &flags)
+	if _, err := fmt.Sscan(args[3], &flags); err != nil {
+		return fail("bad namespace flags %q: %v", args[3], err)
+	}
 
 	// Everything the child needs for itself happens before it is attached,
 	// so the group is charged for the workload, not for memlab: a 99m

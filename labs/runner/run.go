@@ -128,9 +128,11 @@ func Start(ctx context.Context, o Options) (r *Run, err error) {
 	}
 	cloneInto := o.Attach == BeforeExec && o.Layout.Version == 2
 	if cloneInto {
-		dir, err := g.OpenDir()
-		if err != nil {
-			return r, err
+		// err is the function's: a := here would shadow it, and a failed
+		// Start below would go unseen.
+		dir, derr := g.OpenDir()
+		if derr != nil {
+			return r, derr
 		}
 		defer dir.Close()
 		r.cmd = newCmd(int(dir.Fd()))

@@ -45,13 +45,6 @@ func worker(r *runner.Run) (proc.Process, bool) {
 	return proc.Process{}, false
 }
 
-func oomKills(r *runner.Run) int64 {
-	ev, err := r.Group.Events()
-	Expect(err).NotTo(HaveOccurred())
-	n, _ := ev.OOMKills()
-	return n
-}
-
 // g5Runs: with 99m under 100m the rest of the group has less than 1 MiB, so
 // whether stress survives can vary from run to run; one run proves little.
 const g5Runs = 5
