@@ -51,7 +51,11 @@ var _ = claim.Describe("K1", func(claim.Mode) string { return "this kernel's ver
 	if len(res.Victims) == 0 {
 		claim.Figure("OOM-killed (kernel log)", "no kill of this group found in the kernel log", "/dev/kmsg")
 	}
-	claim.Figure("stress's report of its worker", fmt.Sprintf("%q, exit status %d", report, res.ExitCode), "")
+	said := "none: stress's master did not live to report its worker"
+	if report != nil {
+		said = string(report)
+	}
+	claim.Figure("stress's report of its worker", fmt.Sprintf("%s (exit status %d)", said, res.ExitCode), "")
 	claim.Figure("oom_kill", why.OOMKills(v, res.OOMKills, res.OOMKnown), m.Files.Events)
 	claim.Figure("lab ran (child PID 1, the hog and only it OOM-killed at an 8m limit)", labRuns, "/dev/kmsg")
 	for _, f := range release.Floors {
