@@ -150,11 +150,11 @@ var _ = claim.Describe("G5", func(m claim.Mode) string {
 	if workerPTE > 0 {
 		claim.Figure("page tables of a worker holding 99m (VmPTE)", workerPTE, "/proc/PID/status")
 	}
-	rest := fmt.Sprintf("99m leaves under 1 MiB of the group for everything else: stress's master, what the child charged once it joined, "+
+	rest := fmt.Sprintf("99m leaves under 1 MiB of the group for everything else: stress's master, what memlab's child charged to the group, "+
 		"and the kernel memory this kernel charges (%s); the group's usage was %s as stress was released",
 		why.KernelMemoryKinds(v), why.KiB(heldBefore))
 	if m.Version == 1 && !v.Has(release.V1KmemUnlimited) {
-		rest = fmt.Sprintf("99m leaves under 1 MiB of the group for everything else: stress's master and what the child charged once it joined "+
+		rest = fmt.Sprintf("99m leaves under 1 MiB of the group for everything else: stress's master and what memlab's child charged to the group "+
 			"(%s charges no kernel memory to a v1 group without a kmem limit, and memlab sets none); the group's usage was %s as stress was released",
 			v, why.KiB(heldBefore))
 	}
