@@ -70,9 +70,6 @@ var Article = MustParse("4.4.0-117-generic")
 
 func (v Version) String() string { return v.Release }
 
-// Short is "MAJOR.MINOR", as a floor is named.
-func (v Version) Short() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
-
 // AtLeast says whether v is major.minor or newer.
 func (v Version) AtLeast(major, minor int) bool {
 	return v.Major > major || v.Major == major && v.Minor >= minor
