@@ -35,6 +35,10 @@ type Options struct {
 	// WarmImage reads the image's files from the host before the container
 	// starts (see Container.WarmImage).
 	WarmImage bool
+	// Interactive is docker run's -it: a terminal, and stdin kept open, so
+	// that a shell as the container's command waits for input, as the
+	// article's `docker run -itd ... bash` did, instead of exiting at once.
+	Interactive bool
 }
 
 // Container is one container the engine knows, as memlab last read it.
@@ -47,6 +51,7 @@ type Container struct {
 	Status     string // running, exited, ...
 	graph      map[string]string
 	graphName  string
+	sessions   []io.Closer // terminals of ExecInteractive, hung up by Remove
 }
 
 // removeTimeout bounds a removal, which must finish even when the caller's
@@ -73,6 +78,7 @@ func (e *Engine) Start(ctx context.Context, o Options) (*Container, error) {
 	cfg := &container.Config{
 		Image: o.Image, Cmd: o.Cmd,
 		Labels: map[string]string{LabelLab: "1", LabelRun: e.run.String()},
+		Tty:    o.Interactive, OpenStdin: o.Interactive,
 	}
 	host := &container.HostConfig{
 		NetworkMode: "none",
@@ -161,7 +167,12 @@ func (c *Container) Short() string { return short(c.ID) }
 func (c *Container) Remove() error {
 	ctx, cancel := context.WithTimeout(context.Background(), removeTimeout)
 	defer cancel()
-	return c.e.remove(ctx, c.ID)
+	err := c.e.remove(ctx, c.ID)
+	for _, s := range c.sessions {
+		s.Close()
+	}
+	c.sessions = nil
+	return err
 }
 
 // Exec is a process started in the container with docker exec.
@@ -250,19 +261,90 @@ func (c *Container) Run(ctx context.Context, cmd ...string) (ExecResult, error) 
 // -m 1`, detached, and waits until its worker holds at least want bytes
 // resident. It returns stress's master and its worker (host PIDs).
 func (c *Container) Stress(ctx context.Context, size string, want int64) (master, worker proc.Process, err error) {
-	ex, err := c.ExecDetached(ctx, "stress", "--vm-bytes", size, "--vm-keep", "-m", "1")
+	ex, err := c.ExecDetached(ctx, stressCommand(size)...)
 	if err != nil {
 		return master, worker, err
 	}
-	worker, err = WaitResident(ctx, ex.PID, want)
+	return c.awaitStress(ctx, ex.PID, size, want)
+}
+
+// StressFromShell runs the workload as the article did: `docker exec -it
+// ID SHELL`, then stress typed at that shell's prompt, so the shell stays
+// in the container as stress's parent. It waits until the worker holds
+// want bytes and returns the shell, stress's master and its worker.
+func (c *Container) StressFromShell(ctx context.Context, shell, size string, want int64) (sh, master, worker proc.Process, err error) {
+	ex, err := c.ExecInteractive(ctx, strings.Join(stressCommand(size), " ")+"\n", shell)
 	if err != nil {
-		return master, worker, fmt.Errorf("stress %s in %s: %w", size, c.Short(), err)
+		return sh, master, worker, err
 	}
 	tree, err := proc.Tree(ex.PID)
 	if err != nil {
+		return sh, master, worker, fmt.Errorf("%s in %s: %w", shell, c.Short(), err)
+	}
+	sh = tree[0]
+	master, worker, err = c.awaitStress(ctx, ex.PID, size, want)
+	return sh, master, worker, err
+}
+
+func stressCommand(size string) []string {
+	return []string{"stress", "--vm-bytes", size, "--vm-keep", "-m", "1"}
+}
+
+// awaitStress waits under pid for a worker holding want bytes and returns
+// it with stress's master, its parent.
+func (c *Container) awaitStress(ctx context.Context, pid int, size string, want int64) (master, worker proc.Process, err error) {
+	worker, err = WaitResident(ctx, pid, want)
+	if err != nil {
+		return master, worker, fmt.Errorf("stress %s in %s: %w", size, c.Short(), err)
+	}
+	tree, err := proc.Tree(pid)
+	if err != nil {
 		return master, worker, err
 	}
-	return tree[0], worker, nil
+	for _, p := range tree {
+		if p.PID == worker.PPID {
+			return p, worker, nil
+		}
+	}
+	return master, worker, fmt.Errorf("stress %s in %s: the worker's parent %d is gone", size, c.Short(), worker.PPID)
+}
+
+// ExecInteractive is `docker exec -it`: it starts cmd in the container on
+// a terminal, types input at it and returns once cmd runs, with its host
+// PID. The terminal stays open, as the article's did, until Remove.
+func (c *Container) ExecInteractive(ctx context.Context, input string, cmd ...string) (Exec, error) {
+	created, err := c.e.API.ContainerExecCreate(ctx, c.ID, container.ExecOptions{
+		Cmd: cmd, Tty: true, AttachStdin: true, AttachStdout: true, AttachStderr: true,
+	})
+	if err != nil {
+		return Exec{}, fmt.Errorf("exec -it %q in %s: %w", cmd, c.Short(), err)
+	}
+	att, err := c.e.API.ContainerExecAttach(ctx, created.ID, container.ExecAttachOptions{Tty: true})
+	if err != nil {
+		return Exec{}, fmt.Errorf("exec -it %q in %s: %w", cmd, c.Short(), err)
+	}
+	c.sessions = append(c.sessions, att.Conn)
+	go io.Copy(io.Discard, att.Reader) // what the terminal prints; a full one would block cmd
+	if _, err := io.WriteString(att.Conn, input); err != nil {
+		return Exec{}, fmt.Errorf("exec -it %q in %s: typing: %w", cmd, c.Short(), err)
+	}
+	for {
+		in, err := c.e.API.ContainerExecInspect(ctx, created.ID)
+		if err != nil {
+			return Exec{}, fmt.Errorf("exec -it %q in %s: %w", cmd, c.Short(), err)
+		}
+		if in.Pid != 0 {
+			if !in.Running {
+				return Exec{}, fmt.Errorf("exec -it %q in %s exited at once with status %d", cmd, c.Short(), in.ExitCode)
+			}
+			return Exec{ID: created.ID, PID: in.Pid}, nil
+		}
+		select {
+		case <-ctx.Done():
+			return Exec{}, fmt.Errorf("exec -it %q in %s: %w", cmd, c.Short(), ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 // WaitResident polls until pid or one of its descendants holds at least

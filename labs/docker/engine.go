@@ -118,15 +118,6 @@ func (e *Engine) String() string {
 // RunLabel is this process's org.memlab.run value, "PID.STARTTIME".
 func (e *Engine) RunLabel() string { return e.run.String() }
 
-// ImagePresent says whether the engine has the image.
-func (e *Engine) ImagePresent(ctx context.Context, ref string) (bool, error) {
-	_, err := e.API.ImageInspect(ctx, ref)
-	if cerrdefs.IsNotFound(err) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
 // Swept is one memlab container a sweep looked at: removed because its run
 // is gone, or left alone, and why.
 type Swept struct {

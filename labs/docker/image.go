@@ -189,15 +189,15 @@ func (e *Engine) build(ctx context.Context, ref string, tarball []byte, inputs s
 	}
 }
 
-// checkImage runs stress and busybox's ps in a container of the image, as
-// the labs will, and returns stress's version line.
+// checkImage runs stress, bash and busybox's ps in a container of the
+// image, as the labs will, and returns stress's version line.
 func (e *Engine) checkImage(ctx context.Context, ref string) (string, error) {
 	c, err := e.Start(ctx, Options{Image: ref, Name: "memlab-image-check"})
 	if err != nil {
 		return "", err
 	}
 	defer func() { _ = c.Remove() }() // labelled: a sweep removes it if this fails
-	out, err := c.Run(ctx, "/bin/sh", "-c", "stress --version && ps >/dev/null && echo ok")
+	out, err := c.Run(ctx, "/bin/sh", "-c", "stress --version && bash -c true && ps >/dev/null && echo ok")
 	if err != nil {
 		return "", err
 	}
@@ -248,21 +248,23 @@ func (e *Engine) RemoveImage(ctx context.Context, ref string) (removed bool, err
 	return true, nil
 }
 
-// EnsureImage makes sure the lab image is there: when it is missing it
+// EnsureImage makes sure the lab image is there and current: when it is
+// missing, or is an offline image memlab built from inputs that have since
+// changed (a new stress, busybox or bash on the host, a new recipe), it
 // builds it from the offline recipe, which needs no registry, so the labs
-// build their image themselves. It reports whether it built.
+// build their image themselves. An image memlab did not build, or built
+// online, is used as it is. It reports whether it built.
 func (e *Engine) EnsureImage(ctx context.Context, ref string) (built bool, err error) {
-	ok, err := e.ImagePresent(ctx, ref)
-	if err != nil {
+	in, err := e.API.ImageInspect(ctx, ref)
+	switch {
+	case cerrdefs.IsNotFound(err):
+	case err != nil:
 		return false, fmt.Errorf("inspecting image %s: %w", ref, err)
-	}
-	if ok {
+	case labelOf(in, LabelImage) != ImageKind || strings.HasPrefix(labelOf(in, LabelInputs), "online-"):
 		return false, nil
 	}
-	if _, err := e.BuildImage(ctx, ref, Recipe{}, false, nil); err != nil {
-		return false, err
-	}
-	return true, nil
+	b, err := e.BuildImage(ctx, ref, Recipe{}, false, nil)
+	return b.Built, err
 }
 
 // labelOf is an image's label, "" when it has none.

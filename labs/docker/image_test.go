@@ -59,7 +59,7 @@ func TestRecipesCarryTheLabels(t *testing.T) {
 			continue
 		}
 		// What the Docker suite runs in the image.
-		for _, p := range []string{"rootfs/usr/bin/stress", "rootfs/bin/busybox", "rootfs/bin/sh", "rootfs/bin/sleep", "rootfs/bin/ps"} {
+		for _, p := range []string{"rootfs/usr/bin/stress", "rootfs/bin/busybox", "rootfs/bin/sh", "rootfs/bin/sleep", "rootfs/bin/ps", "rootfs/bin/bash"} {
 			if !names[p] {
 				t.Errorf("offline context lacks %s", p)
 			}

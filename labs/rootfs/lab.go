@@ -18,19 +18,27 @@ var ErrMissingTool = errors.New("missing on this host")
 type Tools struct {
 	Busybox string // a static busybox; "" finds busybox on PATH
 	Stress  string // "" finds stress on PATH
+	Bash    string // "" finds bash on PATH
 }
 
 // Lab lays out what the lab image and the kernel matrix's guest share: the
 // directories a shell expects (/tmp and /var/tmp world-writable and
 // sticky, /root private), busybox with its applets (sh, ps, sleep, ...),
-// the host's stress at /usr/bin/stress with the libraries it loads, and an
-// /etc/passwd and /etc/group that name root and nobody.
+// the host's stress at /usr/bin/stress and bash at /bin/bash with the
+// libraries they load, and an /etc/passwd and /etc/group that name root and
+// nobody. bash is there because the article's container ran it, twice (the
+// container's own bash and the one docker exec started), beside stress:
+// what else the group holds is what D8 and D9 measure.
 func Lab(t Tools) (*FS, error) {
 	busybox, err := lookPath(t.Busybox, "busybox", "busybox-static")
 	if err != nil {
 		return nil, err
 	}
 	stress, err := lookPath(t.Stress, "stress", "stress")
+	if err != nil {
+		return nil, err
+	}
+	bash, err := lookPath(t.Bash, "bash", "bash")
 	if err != nil {
 		return nil, err
 	}
@@ -46,6 +54,9 @@ func Lab(t Tools) (*FS, error) {
 		}
 	}
 	if err := f.Program("/usr/bin/stress", stress); err != nil {
+		return nil, err
+	}
+	if err := f.Program("/bin/bash", bash); err != nil {
 		return nil, err
 	}
 	if err := f.Busybox(busybox); err != nil {

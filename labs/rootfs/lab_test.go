@@ -11,7 +11,7 @@ import (
 
 func needTools(t *testing.T) {
 	t.Helper()
-	for _, p := range []string{"busybox", "stress"} {
+	for _, p := range []string{"busybox", "stress", "bash"} {
 		if _, err := exec.LookPath(p); err != nil {
 			t.Skipf("no %s on PATH", p)
 		}
@@ -24,13 +24,17 @@ func TestLab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stress, _ := exec.LookPath("stress")
-	needs, err := Needs(stress)
-	if err != nil {
-		t.Fatal(err)
+	var needs []string
+	for _, p := range []string{"stress", "bash"} {
+		path, _ := exec.LookPath(p)
+		n, err := Needs(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		needs = append(needs, n...)
 	}
 	// What the Docker suite and the guest's /init run, by these paths.
-	for _, p := range append([]string{"/bin/busybox", "/bin/sh", "/bin/sleep", "/bin/ps", "/usr/bin/stress",
+	for _, p := range append([]string{"/bin/busybox", "/bin/sh", "/bin/sleep", "/bin/ps", "/usr/bin/stress", "/bin/bash",
 		"/etc/passwd", "/etc/group", "/proc", "/sys", "/dev", "/tmp", "/var/tmp", "/root"}, needs...) {
 		if !f.Has(p) {
 			t.Errorf("lacks %s", p)
@@ -38,6 +42,9 @@ func TestLab(t *testing.T) {
 	}
 	if e := f.entries["/bin/sh"]; e.kind != kindSymlink || e.target != "/bin/busybox" {
 		t.Errorf("/bin/sh: %+v", e)
+	}
+	if e := f.entries["/bin/bash"]; e.kind == kindSymlink {
+		t.Errorf("/bin/bash is busybox's, not bash: %+v", e)
 	}
 	if e := f.entries["/tmp"]; e.mode != 0o777|os.ModeSticky {
 		t.Errorf("/tmp mode %v", e.mode)

@@ -14,6 +14,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/memlab/memlab/labs/kernel/cgroup"
+	"github.com/memlab/memlab/labs/kernel/release"
 	"github.com/memlab/memlab/labs/report/ledger"
 )
 
@@ -72,6 +73,16 @@ func Env() (ledger.Env, cgroup.Layout, error) {
 func RecordEnv() {
 	env, _, _ := Env()
 	ginkgo.AddReportEntry(ledger.EntryEnv, env, ledgerOnly)
+}
+
+// Kernel is the running kernel's version: the tolerances and every reason
+// that names kernel behaviour are derived from it. A release that cannot be
+// read or parsed fails the spec: no verdict is filed about an unknown kernel.
+func Kernel() release.Version {
+	ginkgo.GinkgoHelper()
+	v, err := release.Running()
+	Expect(err).NotTo(HaveOccurred(), "the kernel's version (%s)", release.OSRelease)
+	return v
 }
 
 // KernelRelease is `uname -r`.

@@ -6,35 +6,31 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/onsi/ginkgo/v2"
 )
 
 // Every tolerance the specs use lives here, with the reason for its size.
 
-// SafeHeadroom is how far below the limit a run's peak must stay for
-// "keeps running" to mean reliably. The article's arithmetic leaves 1 MiB
-// between a 99m worker and a 100m limit for everything else in the group;
-// memlab asks that at least half of it still be free at the peak. Kernels
-// that charge a group's kernel memory (page tables, kernel stacks, slab)
-// spend most of it: on 6.18 (v1), single runs of stress 99m under 100m
-// peaked 0 to 304 KiB below the limit and about one in ten was OOM-killed.
-// A margin that small is luck, not room.
-const SafeHeadroom = 512 << 10
-
 // CounterSlack is how far a memory cgroup's counters may disagree with each
-// other at one instant, in bytes. usage_in_bytes (v2 memory.current) is a
-// page counter each CPU charges 64 pages at a time (MEMCG_CHARGE_BATCH),
-// keeping the unused rest in a per-CPU stock: it can run up to 64 pages
-// per CPU ahead of the pages in use. memory.stat is summed from per-CPU
-// deltas that are flushed only once they add up to 64 pages per CPU: it can
-// lag by as much again. So two readings of one group differ by at most
-// 2 x 64 pages per online CPU (1 MiB on 2 CPUs with 4 KiB pages); this is
-// the "asynchronous approximation" the article blames, and its whole size.
-func CounterSlack() int64 { return 2 * 64 * int64(onlineCPUs()) * int64(os.Getpagesize()) }
+// other at one instant, in bytes, on this kernel. usage_in_bytes (v2
+// memory.current) is a page counter each CPU charges a batch at a time
+// (MEMCG_CHARGE_BATCH: 32 pages, 64 from 6.1), keeping the unused rest in
+// a per-CPU stock: it can run up to a batch per CPU ahead of the pages in
+// use. From 4.16 memory.stat is folded from per-CPU deltas only once they
+// reach a batch, so it can lag by as much again; before, it was summed
+// exactly on every read. On 2 CPUs with 4 KiB pages: 256 KiB on 4.4,
+// 512 KiB on 5.10, 1 MiB on 6.1 and later.
+func CounterSlack() int64 {
+	ginkgo.GinkgoHelper()
+	v, cpus, page := Kernel(), OnlineCPUs(), os.Getpagesize()
+	return v.UsageAhead(cpus, page) + v.StatLag(cpus, page)
+}
 
-// onlineCPUs counts /sys/devices/system/cpu/online ("0-1,4"), the CPUs a
+// OnlineCPUs counts /sys/devices/system/cpu/online ("0-1,4"), the CPUs a
 // per-CPU stock can sit on; runtime.NumCPU (this process's affinity) when
 // the file cannot be read.
-func onlineCPUs() int {
+func OnlineCPUs() int {
 	b, err := os.ReadFile("/sys/devices/system/cpu/online")
 	if err != nil {
 		return runtime.NumCPU()
@@ -70,8 +66,11 @@ const PollTimeout = 20 * time.Second
 const PollInterval = 5 * time.Millisecond
 
 // ChargeBatch is how close to the limit a group's peak is when the OOM
-// killer strikes. A group is charged up to 64 pages at a time
-// (MEMCG_CHARGE_BATCH); the charge that fails can leave the page counter up
-// to a batch short of the limit, and v2 lets some kernel allocations
+// killer strikes. A group is charged a batch at a time (MEMCG_CHARGE_BATCH:
+// 32 pages, 64 from 6.1); the charge that fails can leave the page counter
+// up to a batch short of the limit, and v2 lets some kernel allocations
 // overshoot memory.max a little (bookworm's 6.1 peaked one page over it).
-func ChargeBatch() int64 { return 64 * int64(os.Getpagesize()) }
+func ChargeBatch() int64 {
+	ginkgo.GinkgoHelper()
+	return int64(Kernel().ChargeBatchPages()) * int64(os.Getpagesize())
+}

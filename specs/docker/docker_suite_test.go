@@ -1,8 +1,9 @@
 // The Docker suite: the article's first half, claim by claim (D1-D9),
 // against a real Docker engine. One container serves every spec, as one
-// served the article: `docker run -m 128m` of the lab image, then
-// `docker exec ... stress --vm-bytes 100m --vm-keep -m 1` in it. The specs
-// only read it, except D7, which adds a file and removes it again.
+// served the article, running what it ran: `docker run -itd -m 128m` of
+// the lab image with bash, then `docker exec -it ... bash` and, typed at
+// that bash, `stress --vm-bytes 100m --vm-keep -m 1`. The specs only read
+// it, except D7, which adds a file and removes it again.
 package docker_test
 
 import (
@@ -42,6 +43,7 @@ type lab struct {
 	layout         cgroup.Layout
 	loc            docker.Location
 	g              *cgroup.Group   // read-only view of the container's memory cgroup
+	shell          proc.Process    // the bash docker exec started, host PID
 	master, worker proc.Process    // stress and its worker, host PIDs
 	climb          []cgroup.Sample // usage while the worker took its 100m
 	clis           []docker.CLI
@@ -98,7 +100,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	// Cleanup first, then the container (claim.Made): an interrupt while it
 	// is being made still removes it.
 	c, err := claim.Made(func() (*docker.Container, error) {
-		return e.Start(ctx, docker.Options{Image: *image, Memory: size, Name: "memlab-d", WarmImage: true})
+		return e.Start(ctx, docker.Options{Image: *image, Memory: size, Name: "memlab-d", WarmImage: true, Cmd: []string{"bash"}, Interactive: true})
 	}, func(_ SpecContext, c *docker.Container) { Expect(c.Remove()).To(Succeed()) })
 	Expect(err).NotTo(HaveOccurred())
 	the.c = c
@@ -108,7 +110,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	the.g = the.loc.Group(l)
 	// D3's chart: the container's usage while stress's worker climbs to 100m.
 	sampler := the.g.StartSampling(claim.SampleEvery)
-	the.master, the.worker, err = c.Stress(ctx, stressArg, stressed)
+	the.shell, the.master, the.worker, err = c.StressFromShell(ctx, "bash", stressArg, stressed)
 	the.climb = sampler.Stop()
 	Expect(err).NotTo(HaveOccurred())
 }, NodeTimeout(3*time.Minute))
@@ -178,23 +180,14 @@ func read(m claim.Mode) reading {
 	Expect(err).NotTo(HaveOccurred())
 	r.usage, err = cgroup.ParseValue(raw)
 	Expect(err).NotTo(HaveOccurred())
-	r.stat, err = g.Stat()
+	c, st, err := g.Charged()
 	Expect(err).NotTo(HaveOccurred())
-	r.rss, _ = r.stat.Anon()
-	r.cache, _ = r.stat.File()
+	r.stat, r.rss, r.cache, r.kernel = st, c.Anon, c.File, c.Kernel
 	if m.Version == 1 {
 		r.swap = r.stat.KeyValues["swap"]
-		r.kernel = fileValue(g, "memory.kmem.usage_in_bytes")
-		return r
-	}
-	r.swap = fileValue(g, "memory.swap.current")
-	kv := r.stat.KeyValues
-	if k, ok := kv["kernel"]; ok { // 5.18+
-		r.kernel = k
 	} else {
-		r.kernel = kv["kernel_stack"] + kv["pagetables"] + kv["percpu"] + kv["slab"] + kv["vmalloc"]
+		r.swap = fileValue(g, "memory.swap.current")
 	}
-	r.kernel += kv["sock"]
 	return r
 }
 

@@ -3,9 +3,13 @@ package docker_test
 import (
 	"fmt"
 	"math"
+	"os"
 
 	. "github.com/onsi/gomega"
 
+	"github.com/memlab/memlab/labs/kernel/cgroup"
+	"github.com/memlab/memlab/labs/kernel/release"
+	"github.com/memlab/memlab/labs/report/why"
 	"github.com/memlab/memlab/specs/claim"
 )
 
@@ -32,14 +36,15 @@ var _ = claim.Describe("D3", func(m claim.Mode) string {
 	// 106049536 is 101.14 MiB, which it calls 101.
 	claim.Decide(math.Round(inMiB) == 101,
 		fmt.Sprintf("%.2f MiB: the worker's 100 MiB plus %s for the rest of the group (article: 101.14 MiB)", inMiB, kib(r.usage-stressed)),
-		fmt.Sprintf("%.2f MiB, not about 101: beyond the worker's 100 MiB the group holds page cache %s, kernel memory %s, other anonymous memory %s",
-			inMiB, kib(r.cache), kib(r.kernel), kib(r.rss-stressed)))
+		fmt.Sprintf("%.2f MiB, not about 101: beyond the worker's 100 MiB the group holds page cache %s, kernel memory %s, other anonymous memory %s; %s",
+			inMiB, kib(r.cache), kib(r.kernel), kib(r.rss-stressed), why.KernelMemory(claim.Kernel(), m.Version, r.kernel)))
 }, claim.NeedsDocker)
 
 var _ = claim.Describe("D4", func(m claim.Mode) string {
 	return fmt.Sprintf("%s against %s, and what makes up the difference", map[int]string{1: "memory.stat rss", 2: "memory.stat anon"}[m.Version], m.Files.Usage)
 }, func(m claim.Mode) {
 	labFor(m)
+	v, cpus, page := claim.Kernel(), claim.OnlineCPUs(), os.Getpagesize()
 	// settled asserts usage = rss + cache + kernel memory, up to the
 	// counters' own slack (claim.CounterSlack).
 	r := settled(m)
@@ -50,25 +55,37 @@ var _ = claim.Describe("D4", func(m claim.Mode) string {
 	claim.Figure(rssKey, r.rss, m.Files.Stat)
 	claim.Figure(m.Files.Usage, r.usage, m.Files.Usage)
 	claim.Figure(fmt.Sprintf("%s - %s (article: %d)", m.Files.Usage, rssKey, articleUsage-articleRSS), gap, "")
-	claim.Figure("of which kernel memory", r.kernel, map[int]string{1: "memory.kmem.usage_in_bytes", 2: "memory.stat kernel, sock"}[m.Version])
+	claim.Figure("of which kernel memory", r.kernel, cgroup.KernelFiles(m.Version))
 	claim.Figure("of which page cache", r.cache, m.Files.Stat)
 	claim.Figure("of which the counters' slack (the asynchronous part)", r.residual(), "")
-	claim.Figure("largest slack the counters allow", claim.CounterSlack(), "")
+	claim.Figure("largest slack the counters allow on this kernel", claim.CounterSlack(), "")
 	// The article is right if the gap is the asynchronous slack,
 	// not memory usage counts and rss does not.
+	counters := why.CountersDiffer(v, m.Files.Usage, cpus, page)
 	counted := r.kernel + r.cache
 	claim.Decide(counted <= gap/2,
-		fmt.Sprintf("rss is %s below usage, and most of that is the counters' per-CPU slack", kib(gap)),
-		fmt.Sprintf("%s is %s below %s, but not because usage is approximate: usage also charges the group's kernel memory (%s: page tables, kernel stacks, slab) and page cache (%s); "+
-			"only %s is the asynchronous part (per-CPU charge batches, at most %s here); and it is usage that is the exact page counter, memory.stat that is flushed lazily%s",
-			rssKey, kib(gap), m.Files.Usage, kib(r.kernel), kib(r.cache), kib(r.residual()), kib(claim.CounterSlack()),
-			map[int]string{1: ". On the article's 4.4 kernel v1 charged kernel memory only to groups given a kmem limit, which Docker does not set"}[m.Version]))
+		fmt.Sprintf("rss is %s below usage, and most of that (%s) is the counters' slack: %s", kib(gap), kib(r.residual()), counters),
+		fmt.Sprintf("%s is %s below %s, but mostly not because usage is approximate: usage also charges the group's kernel memory (%s) and page cache (%s), which %s leaves out, "+
+			"and only %s is the counters' slack. %s. %s%s",
+			rssKey, kib(gap), m.Files.Usage, kib(r.kernel), kib(r.cache), rssKey, kib(r.residual()), counters,
+			why.KernelMemory(v, m.Version, r.kernel), articleKernel(v, m)))
 }, claim.NeedsDocker)
+
+// articleKernel is what the article's own kernel did with kernel memory,
+// where its rule differs from this kernel's.
+func articleKernel(v release.Version, m claim.Mode) string {
+	a := release.Article
+	if m.Version != 1 || v.Has(release.V1KmemUnlimited) == a.Has(release.V1KmemUnlimited) && v.Has(release.PageTablesCharged) == a.Has(release.PageTablesCharged) {
+		return ""
+	}
+	return ". The article's kernel differs: " + why.KernelMemoryRule(a, 1)
+}
 
 var _ = claim.Describe("D5", func(m claim.Mode) string {
 	return fmt.Sprintf("rss + cache + swap against %s and the memory the group is charged for", m.Files.Usage)
 }, func(m claim.Mode) {
 	labFor(m)
+	v := claim.Kernel()
 	r := settled(m)
 	_, rssKey := r.stat.Anon()
 	_, cacheKey := r.stat.File()
@@ -80,10 +97,14 @@ var _ = claim.Describe("D5", func(m claim.Mode) string {
 	claim.Figure("swap (article: 0)", r.swap, map[int]string{1: m.Files.Stat, 2: "memory.swap.current"}[m.Version])
 	claim.Figure(fmt.Sprintf("%s + %s + swap", rssKey, cacheKey), formula, m.Files.Stat)
 	claim.Figure(m.Files.Usage, r.usage, m.Files.Usage)
-	claim.Figure("kernel memory charged to the group", r.kernel, map[int]string{1: "memory.kmem.usage_in_bytes", 2: "memory.stat kernel, sock"}[m.Version])
+	claim.Figure("kernel memory charged to the group", r.kernel, cgroup.KernelFiles(m.Version))
+	advice := "rss + cache (+ swap) is memory.rst 5.5's own advice for a figure more exact than usage_in_bytes"
+	if m.Version == 2 {
+		advice = "anon + file (+ swap) is v2's translation of memory.rst 5.5's advice (rss + cache + swap) for a figure more exact than usage"
+	}
 	claim.Decide(r.kernel == 0,
-		fmt.Sprintf("no kernel memory is charged to the group here, so rss + cache + swap (%s) is all it uses", mib(formula)),
-		fmt.Sprintf("the group also holds %s of kernel memory (page tables, kernel stacks, slab), charged to %s and counted against the limit; "+
-			"rss + cache + swap = %s leaves it out. The group's memory is rss + cache + kernel memory = %s (+ swap %s, outside %s)",
-			kib(r.kernel), m.Files.Usage, mib(formula), mib(r.rss+r.cache+r.kernel), kib(r.swap), m.Files.Usage))
+		fmt.Sprintf("%s; no kernel memory is charged to the group here, so it is all the group uses (%s): %s", advice, mib(formula), why.KernelMemory(v, m.Version, r.kernel)),
+		fmt.Sprintf("%s, but it leaves out the kernel memory the group is charged for and limited by: %s. "+
+			"The group's memory is %s + %s + kernel memory = %s (+ swap %s, outside %s), where %s + %s + swap = %s",
+			advice, why.KernelMemory(v, m.Version, r.kernel), rssKey, cacheKey, mib(r.rss+r.cache+r.kernel), kib(r.swap), m.Files.Usage, rssKey, cacheKey, mib(formula)))
 }, claim.NeedsDocker)

@@ -2,13 +2,17 @@ package reexec_test
 
 import (
 	"fmt"
+	"os"
 	"syscall"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gbytes"
 
+	"github.com/memlab/memlab/labs/kernel/cgroup"
 	"github.com/memlab/memlab/labs/kernel/proc"
+	"github.com/memlab/memlab/labs/kernel/release"
+	"github.com/memlab/memlab/labs/report/why"
 	"github.com/memlab/memlab/labs/runner"
 	"github.com/memlab/memlab/specs/claim"
 )
@@ -45,79 +49,135 @@ func worker(r *runner.Run) (proc.Process, bool) {
 	return proc.Process{}, false
 }
 
+// killCount is how many tasks the OOM killer killed in a run: the group's
+// own counter, or, on kernels without one (before 4.13), the kernel log's
+// record of them. known is false when neither could be read.
+func killCount(res runner.Result) (n int64, known bool) {
+	switch {
+	case res.OOMKnown:
+		return res.OOMKills, true
+	case len(res.Victims) > 0:
+		return int64(len(res.Victims)), true
+	}
+	return 0, false
+}
+
+// killFigures files a run's OOM kills: the counter, as the kernel has it or
+// that it has none, and each victim the kernel log names.
+func killFigures(m claim.Mode, res runner.Result, counter, victim string) {
+	GinkgoHelper()
+	claim.Figure(counter, why.OOMKills(claim.Kernel(), res.OOMKills, res.OOMKnown), m.Files.Events)
+	for _, v := range res.Victims {
+		claim.Figure(victim, v.String(), "/dev/kmsg")
+	}
+}
+
 // g5Runs: with 99m under 100m the rest of the group has less than 1 MiB, so
 // whether stress survives can vary from run to run; one run proves little.
 const g5Runs = 5
+
+// held is what the group was charged for when the worker held all its 99m.
+type held struct {
+	charged cgroup.Charged
+	pte     int64 // the worker's page tables (VmPTE)
+}
 
 var _ = claim.Describe("G5", func(m claim.Mode) string {
 	return fmt.Sprintf("a 99m worker under %s = 100m, %d runs: each survives, or is OOM-killed at the limit", m.Files.Limit, g5Runs)
 }, func(ctx SpecContext, m claim.Mode) {
 	l := m.Lab()
-	survived, minHeadroom := 0, int64(limit100m)
-	peakFile := m.Files.Peak
-	var heldBefore int64 // the group's usage as stress was released: the child's share
-	var workerPTE int64  // the page tables of a worker holding its 99m (VmPTE)
+	v := claim.Kernel()
+	survived, killed := 0, 0
+	var closest *held    // the survivor with the least to spare
+	var heldBefore int64 // the group's usage as stress was released
+	var workerPTE int64
 	for i := range g5Runs {
 		Expect(ctx.Err()).NotTo(HaveOccurred(), "interrupted: start no more runs")
 		By(fmt.Sprintf("run %d of %d: starting stress 99m in a 100m group", i+1, g5Runs))
 		o, out := lab(l, "g5", stress("99m")...)
-		o.SampleEvery = claim.SampleEvery // the peak, where the kernel keeps none
+		o.SampleEvery = claim.SampleEvery // the usage as stress started, and the chart
 		r := claim.Start(o)
 
 		By("waiting until the worker holds all of its 99m, or the kernel has killed it")
-		workerPTE = max(workerPTE, awaitWorkerHolding(r, 99<<20))
+		h, holding := awaitWorkerHolding(r, 99<<20)
+		workerPTE = max(workerPTE, h.pte)
 
-		By("stopping the run, and reading its peak and OOM kills")
+		By("stopping the run, and reading its OOM kills")
 		res, err := r.Stop()
 		Expect(err).NotTo(HaveOccurred())
 		if i == 0 {
 			claim.Series("stress 99m under 100m", m.Files.Usage, res)
 		}
-		peak, file := peakOf(res)
-		peakFile = file
 		if len(res.Samples) > 0 {
 			heldBefore = max(heldBefore, res.Samples[0].Usage)
 		}
-		if res.OOMKills == 0 {
-			By("a survivor: it ended by our SIGTERM, with limit - peak to spare")
+		kills, _ := killCount(res)
+		if holding && kills == 0 {
+			By("a survivor: it held its 99m and ended by our SIGTERM")
 			Expect(res.Signal).To(Equal(int(syscall.SIGTERM)), "a survivor ends by our SIGTERM")
 			Expect(out).NotTo(gbytes.Say("got signal 9"))
 			survived++
-			minHeadroom = min(minHeadroom, res.Limit-peak)
+			if closest == nil || h.charged.Total() > closest.charged.Total() {
+				closest = &h
+			}
 			continue
 		}
 		By("a kill: it must be the memory controller's, at the limit, of stress")
+		peak, file := peakOf(res)
 		expectKilledAtLimit(res, out, peak, file)
+		killed++
 	}
+	Expect(survived + killed).To(Equal(g5Runs))
 
 	By("filing the runs' figures and the verdict")
+	cpus, page := claim.OnlineCPUs(), os.Getpagesize()
+	chargedFiles := m.Files.Stat + ", " + cgroup.KernelFiles(m.Version)
 	claim.Figure("runs that survived", fmt.Sprintf("%d of %d", survived, g5Runs), m.Files.Events)
-	claim.Figure("the group's usage as stress started (the child's share)", heldBefore, m.Files.Usage)
-	if survived > 0 {
-		claim.Figure("smallest headroom of a survivor (limit - peak)", minHeadroom, peakFile)
+	claim.Figure("the group's usage as stress was released (per-CPU charge stock included)", heldBefore, m.Files.Usage)
+	var margin string
+	if closest != nil {
+		c := closest.charged
+		claim.Figure("least a survivor left below the limit at its full 99m (limit - anon - file - kernel)",
+			fmt.Sprintf("%d (%s)", limit100m-c.Total(), why.KiB(limit100m-c.Total())), chargedFiles)
+		claim.Figure("that survivor's group at that moment: anon, file, kernel",
+			fmt.Sprintf("%d, %d, %d", c.Anon, c.File, c.Kernel), chargedFiles)
+		margin = fmt.Sprintf("at its full 99m the closest run left %s below the limit (anon %s + file %s + kernel memory %s charged)",
+			why.KiB(limit100m-c.Total()), why.KiB(c.Anon), why.KiB(c.File), why.KiB(c.Kernel))
+		if v.Has(release.LazyStat) {
+			margin += fmt.Sprintf(", read from memory.stat, which may lag by up to %s here", why.KiB(v.StatLag(cpus, page)))
+		}
 	}
-	why := fmt.Sprintf("99m leaves under 1 MiB for stress's master, the child and the kernel memory charged to the group; "+
-		"the group already held %d KiB as stress started", heldBefore>>10)
 	if workerPTE > 0 {
 		claim.Figure("page tables of a worker holding 99m (VmPTE)", workerPTE, "/proc/PID/status")
-		why += fmt.Sprintf(", and the worker's page tables alone took %d KiB", workerPTE>>10)
 	}
-	evidence := fmt.Sprintf("not reliably: %d of %d runs survived, the closest within %d bytes of the limit (safe: %d); %s",
-		survived, g5Runs, minHeadroom, claim.SafeHeadroom, why)
-	if survived == 0 {
-		evidence = fmt.Sprintf("stress at 99m was OOM-killed at the limit in all %d runs: %s", g5Runs, why)
+	rest := fmt.Sprintf("99m leaves under 1 MiB of the group for everything else: stress's master, what memlab's child charged to the group, "+
+		"and the kernel memory this kernel charges (%s); the group's usage was %s as stress was released",
+		why.KernelMemoryKinds(v), why.KiB(heldBefore))
+	if m.Version == 1 && !v.Has(release.V1KmemUnlimited) {
+		rest = fmt.Sprintf("99m leaves under 1 MiB of the group for everything else: stress's master and what memlab's child charged to the group "+
+			"(%s charges no kernel memory to a v1 group without a kmem limit, and memlab sets none); the group's usage was %s as stress was released",
+			v, why.KiB(heldBefore))
 	}
-	claim.Decide(survived == g5Runs && minHeadroom >= claim.SafeHeadroom,
-		fmt.Sprintf("survived %d of %d runs, never closer than %d bytes to the limit", survived, g5Runs, minHeadroom),
-		evidence)
+	if pt := why.PageTables(v, workerPTE); pt != "" {
+		rest += "; " + pt
+	}
+	if killed == 0 {
+		claim.Holds(fmt.Sprintf("stress at 99m survived all %d runs: %s. %s", g5Runs, margin, rest))
+		return
+	}
+	evidence := fmt.Sprintf("stress at 99m was OOM-killed at the limit in %d of %d runs: %s", killed, g5Runs, rest)
+	if closest != nil {
+		evidence += fmt.Sprintf(". Of the %d that survived, %s", survived, margin)
+	}
+	claim.Corrected("%s", evidence)
 })
 
 // awaitWorkerHolding waits until stress's worker has touched size bytes
 // (only then can no more of its allocations trigger the OOM killer), or
 // until the kernel has killed it on the way there and the run has ended.
-// It returns the worker's page tables (VmPTE) once it held them, or 0.
-func awaitWorkerHolding(r *runner.Run, size int64) int64 {
-	var pte int64
+// Once the worker holds them it reads what the group is charged for and
+// the worker's page tables, and reports holding.
+func awaitWorkerHolding(r *runner.Run, size int64) (h held, holding bool) {
 	Eventually(func() bool {
 		select {
 		case <-r.Done():
@@ -132,18 +192,20 @@ func awaitWorkerHolding(r *runner.Run, size int64) int64 {
 		if err != nil || rss < size {
 			return false
 		}
-		if p, err := proc.PageTableBytes(w.PID); err == nil {
-			pte = max(pte, p)
+		if h.charged, _, err = r.Group.Charged(); err != nil {
+			return false // the run ended between the two reads
 		}
+		h.pte, _ = proc.PageTableBytes(w.PID)
+		holding = true
 		return true
 	}).Should(BeTrue())
-	return pte
+	return h, holding
 }
 
 // expectKilledAtLimit asserts that a run's OOM kill was the memory
-// controller's, at the limit, of stress. Only the kernel's own watermark can
-// show "at the limit": samples taken every few ms can miss the moment (5.10
-// has no memory.peak).
+// controller's, at the limit, of stress's worker. Only the kernel's own
+// watermark can show "at the limit": samples taken every few ms can miss
+// the moment (5.10 has no memory.peak).
 func expectKilledAtLimit(res runner.Result, out *gbytes.Buffer, peak int64, file string) {
 	GinkgoHelper()
 	if res.Peak >= 0 {
@@ -151,11 +213,18 @@ func expectKilledAtLimit(res runner.Result, out *gbytes.Buffer, peak int64, file
 	} else {
 		Expect(peak).To(BeNumerically("<=", res.Limit+claim.ChargeBatch()), "usage never passes the limit (%s)", file)
 	}
-	if len(res.Victims) > 0 {
-		Expect(res.Victims[0].Task).To(Equal("stress"))
-	} else {
-		Expect(out).To(gbytes.Say(`<-- worker [0-9]+ got signal 9`))
+	expectWorkerKilled(res, out)
+}
+
+// expectWorkerKilled asserts that the OOM killer's victim was stress's
+// worker: the kernel log names stress (where it can be read), and stress's
+// master lived to report its worker's SIGKILL.
+func expectWorkerKilled(res runner.Result, out *gbytes.Buffer) {
+	GinkgoHelper()
+	for _, v := range res.Victims {
+		Expect(v.Task).To(Equal("stress"), "the kernel log's victim: %s", v.Line)
 	}
+	Expect(out).To(gbytes.Say(`<-- worker [0-9]+ got signal 9`), "stress's master saw its worker killed")
 }
 
 var _ = claim.Describe("G6", func(m claim.Mode) string {
@@ -168,18 +237,15 @@ var _ = claim.Describe("G6", func(m claim.Mode) string {
 	res, err := r.Wait()
 	Expect(err).NotTo(HaveOccurred())
 	claim.Series("stress 101m under 100m", m.Files.Usage, res)
-	Expect(out).To(gbytes.Say(`<-- worker [0-9]+ got signal 9`))
+	expectWorkerKilled(res, out)
 	Expect(res.ExitCode).To(Equal(1))
 	Expect(res.Signal).To(BeZero(), "stress itself exits; only its worker was killed")
-	if res.OOMKnown {
-		Expect(res.OOMKills).To(BeNumerically(">=", 1))
+	if n, known := killCount(res); known {
+		Expect(n).To(BeNumerically(">=", 1))
 	}
 
 	claim.Figure("stress exit status", res.ExitCode, "")
-	claim.Figure("oom_kill", res.OOMKills, m.Files.Events)
-	for _, v := range res.Victims {
-		claim.Figure("killed (kernel log)", v.String(), "/dev/kmsg")
-	}
+	killFigures(m, res, "oom_kill", "killed (kernel log)")
 	claim.Holds("worker got signal 9, stress: failed run, exit status 1")
 })
 
@@ -187,38 +253,52 @@ var _ = claim.Describe("G7", func(claim.Mode) string {
 	return "over the limit, the OOM killer picks its victims; who dies is observed"
 }, func(m claim.Mode) {
 	l := m.Lab()
+	v := claim.Kernel()
 	// Four processes share the group: the child, sh, stress and its worker.
-	o, _ := lab(l, "g7", "sh", "-c", "stress --vm-bytes 101m --vm-keep -m 1; exit $?")
+	o, out := lab(l, "g7", "sh", "-c", "stress --vm-bytes 101m --vm-keep -m 1; exit $?")
 	r := claim.Start(o)
 	res, err := r.Wait()
 	Expect(err).NotTo(HaveOccurred())
 	Expect(res.ChildError).To(BeEmpty(), "the child lived to report how sh ended")
 	Expect(res.Signal).To(BeZero(), "sh was not killed: it exited with stress's status")
 	Expect(res.ExitCode).To(Equal(1))
-	if res.OOMKnown {
-		Expect(res.OOMKills).To(Equal(int64(1)), "one victim: the task with the most memory")
+	expectWorkerKilled(res, out)
+	kills, known := killCount(res)
+	if known {
+		Expect(kills).To(Equal(int64(1)), "one victim: the task with the most memory")
 	}
 	if len(res.Victims) > 0 {
 		Expect(res.Victims).To(HaveLen(1))
-		Expect(res.Victims[0].Task).To(Equal("stress"))
 	}
 
-	claim.Figure("processes killed (oom_kill)", res.OOMKills, m.Files.Events)
-	for _, v := range res.Victims {
-		claim.Figure("the one killed (kernel log)", v.String(), "/dev/kmsg")
-	}
+	killFigures(m, res, "processes killed (oom_kill)", "the one killed (kernel log)")
 	claim.Figure("how the rest of the group ended", fmt.Sprintf("the child lived to report that sh exited with status %d, by no signal", res.ExitCode), "")
-	allKilled := res.Signal == int(syscall.SIGKILL) || res.OOMKills > 1
-	claim.Decide(allKilled, "",
-		fmt.Sprintf("the OOM killer kills one task, the largest (stress's worker); the rest of the group lives on and exits by itself (oom_kill %d)", res.OOMKills)+
-			map[int]string{1: "; v1 has no switch to kill the whole group", 2: "; v2 kills the whole group only with memory.oom.group=1"}[m.Version])
+
+	// Who was killed, from what this kernel keeps: its counter, else its log.
+	var counted string
+	switch {
+	case res.OOMKnown:
+		counted = fmt.Sprintf("oom_kill %d", res.OOMKills)
+	case len(res.Victims) > 0:
+		counted = fmt.Sprintf("the kernel log names %s; oom_kill: %s", res.Victims[0], why.OOMKills(v, res.OOMKills, res.OOMKnown))
+	default:
+		counted = "oom_kill: " + why.OOMKills(v, res.OOMKills, res.OOMKnown) + ", and the kernel log could not be read"
+	}
+	allKilled := res.Signal == int(syscall.SIGKILL) || kills > 1
+	claim.Decide(allKilled, "every process in the group was killed",
+		fmt.Sprintf("the OOM killer killed one task, stress's worker, the group's largest (stress reported its signal 9; %s); "+
+			"the child, sh and stress's master lived on, and sh exited by itself with stress's status 1; %s",
+			counted, why.WholeGroupSwitch(v, m.Version)))
 })
 
-// Only v2 has a switch to kill the whole group.
+// Only v2 has a switch to kill the whole group, from 4.19.
 var _ = claim.DescribeIn([]claim.Mode{claim.V2}, "G7", func(claim.Mode) string {
 	return "with memory.oom.group=1, the whole group is killed"
 }, func(m claim.Mode) {
 	l := m.Lab()
+	if v := claim.Kernel(); !v.Has(release.OOMGroup) {
+		Skip(why.WholeGroupSwitch(v, m.Version))
+	}
 	o, _ := lab(l, "g7group", "sh", "-c", "stress --vm-bytes 101m --vm-keep -m 1; exit $?")
 	o.OOMGroup = true
 	r := claim.Start(o)
