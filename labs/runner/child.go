@@ -6,7 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strconv"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -127,13 +129,18 @@ func childMain(args []string) int {
 	// The first read of a cgroup file allocates its kernel buffer: done
 	// here, that is charged outside the group too.
 	_ = readInt(usageFD, buf[:])
+	// Waiting through the poller, the goroutine parks and no thread is
+	// left blocked in read(2) when the "go" arrives.
+	_ = syscall.SetNonblock(syncFD, true)
+	syncPipe := os.NewFile(syncFD, "sync")
+	readyThreads()
 	_ = json.NewEncoder(report).Encode(info)
 
 	if attach != AfterStart {
 		// Block until the parent has moved us into the group: nothing the
 		// workload does happens outside it.
 		var b [1]byte
-		if n, _ := os.NewFile(syncFD, "sync").Read(b[:]); n != 1 {
+		if n, _ := syncPipe.Read(b[:]); n != 1 {
 			return fail("parent went away before attaching the cgroup")
 		}
 	}
@@ -173,6 +180,40 @@ func childMain(args []string) int {
 		_ = json.NewEncoder(report).Encode(rep)
 		return rep.Exit
 	}
+}
+
+// spareThreads is how many OS threads the child's runtime holds ready
+// before it is attached, at one P (GOMAXPROCS 1): its main thread blocked
+// in fork or wait4, one running the other goroutines, one spinning for
+// work, and one to spare.
+const spareThreads = 4
+
+// readyThreads makes the runtime start its threads now. A thread created
+// after the child is attached is charged to the group: its kernel stack,
+// task struct and first stack pages, one charge batch in all on the
+// memory counter. On a slow guest about one run in ten did so as the
+// child woke up, before the workload had even started.
+func readyThreads() {
+	runtime.GOMAXPROCS(1) // the child only waits; one P keeps its thread needs small and fixed
+	var locked, done sync.WaitGroup
+	release := make(chan struct{})
+	for range spareThreads {
+		locked.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			// A goroutine locked to its thread and blocked keeps that thread
+			// to itself, so the next goroutine needs a new one.
+			runtime.LockOSThread()
+			locked.Done()
+			<-release
+			// Unlocked before it ends, the thread goes idle instead of exiting.
+			runtime.UnlockOSThread()
+		}()
+	}
+	locked.Wait()
+	close(release)
+	done.Wait()
 }
 
 // readInt reads a file that holds one decimal number from its start, into
