@@ -133,7 +133,7 @@ func childMain(args []string) int {
 	// left blocked in read(2) when the "go" arrives.
 	_ = syscall.SetNonblock(syncFD, true)
 	syncPipe := os.NewFile(syncFD, "sync")
-	readyThreads()
+	prepareRuntime()
 	_ = json.NewEncoder(report).Encode(info)
 
 	if attach != AfterStart {
@@ -180,6 +180,19 @@ func childMain(args []string) int {
 		_ = json.NewEncoder(report).Encode(rep)
 		return rep.Exit
 	}
+}
+
+// prepareRuntime does now, before the child is attached, what its Go
+// runtime would otherwise do afterwards, inside the group.
+func prepareRuntime() {
+	// The first process os/exec starts is preceded, once per program, by a
+	// check that clone(CLONE_PIDFD) works: a forked process that exits at
+	// once. Started after the attach, it would be a second memlab process
+	// in the group, charged to it; FindProcess runs the check now.
+	if p, err := os.FindProcess(os.Getpid()); err == nil {
+		_ = p.Release()
+	}
+	readyThreads()
 }
 
 // spareThreads is how many OS threads the child's runtime holds ready
