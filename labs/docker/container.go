@@ -3,8 +3,6 @@ package docker
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +18,7 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/memlab/memlab/labs/kernel/cgroup"
+	"github.com/memlab/memlab/labs/kernel/nonce"
 	"github.com/memlab/memlab/labs/kernel/proc"
 )
 
@@ -66,15 +65,11 @@ func (e *Engine) Start(ctx context.Context, o Options) (*Container, error) {
 	if o.Image == "" {
 		o.Image = DefaultImage
 	}
-	nonce := make([]byte, 3)
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
 	prefix := o.Name
 	if prefix == "" {
 		prefix = "memlab"
 	}
-	name := fmt.Sprintf("%s-%d-%s", prefix, os.Getpid(), hex.EncodeToString(nonce))
+	name := fmt.Sprintf("%s-%d-%s", prefix, os.Getpid(), nonce.Hex(3)) // never waits on the entropy pool
 	cfg := &container.Config{
 		Image: o.Image, Cmd: o.Cmd,
 		Labels: map[string]string{LabelLab: "1", LabelRun: e.run.String()},

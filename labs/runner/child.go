@@ -6,6 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
+	"strconv"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -19,11 +22,20 @@ import (
 const ChildArgv0 = "memlab-init"
 
 // The child's extra files: the parent's "go" byte arrives on syncFD, the
-// child's reports leave on reportFD.
+// child's reports leave on reportFD, and usageFD is the group's usage file
+// (memory.usage_in_bytes or memory.current), opened by the parent.
 const (
 	syncFD   = 3
 	reportFD = 4
+	usageFD  = 5
 )
+
+// protectedScore is the child's oom_score_adj once the workload runs:
+// OOM_SCORE_ADJ_MIN, which the OOM killer never picks. Container runtimes
+// protect their shims the same way. Without it the child, the largest
+// task in a group whose workload is still small, can be the victim, and
+// 4.4's "sacrifice child" rule then kills one of its children instead.
+const protectedScore = -1000
 
 // ChildInfo is what the child reports once it is set up.
 type ChildInfo struct {
@@ -39,6 +51,14 @@ type exitReport struct {
 	Signal int    `json:"signal"` // the signal that ended it, 0 if it exited
 	Error  string `json:"error,omitempty"`
 	HWM    int64  `json:"hwm_kib"` // the child's own peak resident memory
+	// Footprint is the group's usage as the child was about to start the
+	// workload, -1 if it could not be read.
+	Footprint int64 `json:"footprint"`
+	// WorkloadScore is the oom_score_adj the workload inherited, the one
+	// the child had from memlab; ChildScore is the child's own afterwards.
+	WorkloadScore int    `json:"workload_oom_score_adj"`
+	ChildScore    int    `json:"child_oom_score_adj"`
+	ProtectError  string `json:"protect_error,omitempty"` // why ChildScore is not protectedScore
 }
 
 // Init must be the first call in main (and in TestMain of any test binary
@@ -70,10 +90,17 @@ func childMain(args []string) int {
 	}
 
 	// Everything the child needs for itself happens before it is attached,
-	// so the group is charged for the workload, not for memlab: a 99m
-	// stress under 100m leaves the rest of the group less than 1 MiB.
+	// so the group is charged for the workload, not for memlab: memory
+	// stays charged to the group it was allocated in, and what the Go
+	// runtime took to start up stays outside. After the parent's "go" the
+	// child only reads one number, forks the workload and lowers its own
+	// OOM score, into buffers and descriptors it already holds.
 	if err := setupNamespaces(flags); err != nil {
 		return fail("%v", err)
+	}
+	// None of memlab's descriptors may reach the workload.
+	for _, fd := range []int{syncFD, reportFD, usageFD} {
+		syscall.CloseOnExec(fd)
 	}
 	// Orphans (a workload's grandchildren) come to us, in a PID namespace or not.
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
@@ -84,24 +111,52 @@ func childMain(args []string) int {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	signals := make(chan os.Signal, 4)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	started := make(chan *os.Process, 1)
+	go func() {
+		p := <-started
+		for s := range signals {
+			_ = p.Signal(s)
+		}
+	}()
+	score, err := syscall.Open("/proc/self/oom_score_adj", syscall.O_RDWR|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return fail("opening oom_score_adj: %v", err)
+	}
+	var buf [32]byte
+	rep := exitReport{WorkloadScore: readInt(score, buf[:])}
+	rep.ChildScore = rep.WorkloadScore
+	protect := []byte(strconv.Itoa(protectedScore))
+	// The first read of a cgroup file allocates its kernel buffer: done
+	// here, that is charged outside the group too.
+	_ = readInt(usageFD, buf[:])
+	// Waiting through the poller, the goroutine parks and no thread is
+	// left blocked in read(2) when the "go" arrives.
+	_ = syscall.SetNonblock(syncFD, true)
+	syncPipe := os.NewFile(syncFD, "sync")
+	prepareRuntime()
 	_ = json.NewEncoder(report).Encode(info)
 
-	if attach == BeforeExec || attach == ThreadBeforeExec {
+	if attach != AfterStart {
 		// Block until the parent has moved us into the group: nothing the
 		// workload does happens outside it.
 		var b [1]byte
-		if n, _ := os.NewFile(syncFD, "sync").Read(b[:]); n != 1 {
+		if n, _ := syncPipe.Read(b[:]); n != 1 {
 			return fail("parent went away before attaching the cgroup")
 		}
 	}
+	rep.Footprint = int64(readInt(usageFD, buf[:]))
 	if err := cmd.Start(); err != nil {
 		return fail("starting %s: %v", cmdArgs[0], err)
 	}
-	go func() {
-		for s := range signals {
-			_ = cmd.Process.Signal(s)
-		}
-	}()
+	// Only now: oom_score_adj is inherited across fork and exec, and the
+	// workload must keep the score it would have had without memlab.
+	protectErr := syscall.Errno(0)
+	if _, err := syscall.Pwrite(score, protect, 0); err == nil {
+		rep.ChildScore = protectedScore
+	} else {
+		protectErr, _ = err.(syscall.Errno)
+	}
+	started <- cmd.Process
 	// Reap everything that ends, as an init must, until the workload itself does.
 	for {
 		var ws syscall.WaitStatus
@@ -115,12 +170,91 @@ func childMain(args []string) int {
 		if pid != cmd.Process.Pid {
 			continue
 		}
-		var rep exitReport
 		rep.Exit, rep.Signal = exitStatus(ws)
+		if protectErr != 0 {
+			// Lowering a score below oom_score_adj_min takes CAP_SYS_RESOURCE,
+			// which some containers and sandboxes drop even for root.
+			rep.ProtectError = fmt.Sprintf("writing %d to oom_score_adj: %v (lowering it needs CAP_SYS_RESOURCE)", protectedScore, protectErr)
+		}
 		rep.HWM = proc.SelfPeakKiB()
 		_ = json.NewEncoder(report).Encode(rep)
 		return rep.Exit
 	}
+}
+
+// prepareRuntime does now, before the child is attached, what its Go
+// runtime would otherwise do afterwards, inside the group.
+func prepareRuntime() {
+	// The first process os/exec starts is preceded, once per program, by a
+	// check that clone(CLONE_PIDFD) works: a forked process that exits at
+	// once. Started after the attach, it would be a second memlab process
+	// in the group, charged to it; FindProcess runs the check now.
+	if p, err := os.FindProcess(os.Getpid()); err == nil {
+		_ = p.Release()
+	}
+	readyThreads()
+}
+
+// spareThreads is how many OS threads the child's runtime holds ready
+// before it is attached, at one P (GOMAXPROCS 1): its main thread blocked
+// in fork or wait4, one running the other goroutines, one spinning for
+// work, and one to spare.
+const spareThreads = 4
+
+// readyThreads makes the runtime start its threads now. A thread created
+// after the child is attached is charged to the group: its kernel stack,
+// task struct and first stack pages, one charge batch in all on the
+// memory counter. On a slow guest about one run in ten did so as the
+// child woke up, before the workload had even started.
+func readyThreads() {
+	runtime.GOMAXPROCS(1) // the child only waits; one P keeps its thread needs small and fixed
+	var locked, done sync.WaitGroup
+	release := make(chan struct{})
+	for range spareThreads {
+		locked.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			// A goroutine locked to its thread and blocked keeps that thread
+			// to itself, so the next goroutine needs a new one.
+			runtime.LockOSThread()
+			locked.Done()
+			<-release
+			// Unlocked before it ends, the thread goes idle instead of exiting.
+			runtime.UnlockOSThread()
+		}()
+	}
+	locked.Wait()
+	close(release)
+	done.Wait()
+}
+
+// readInt reads a file that holds one decimal number from its start, into
+// buf and without allocating: after the child is attached, anything it
+// allocates is charged to the group. -1 when it cannot be read.
+func readInt(fd int, buf []byte) int {
+	n, err := syscall.Pread(fd, buf, 0)
+	if err != nil || n <= 0 {
+		return -1
+	}
+	v, sign, digits := 0, 1, 0
+	for i, c := range buf[:n] {
+		switch {
+		case c == '-' && i == 0:
+			sign = -1
+		case c >= '0' && c <= '9':
+			v = v*10 + int(c-'0')
+			digits++
+		case c == '\n' && digits > 0:
+			return sign * v
+		default:
+			return -1
+		}
+	}
+	if digits == 0 {
+		return -1
+	}
+	return sign * v
 }
 
 // exitStatus is a wait status as a shell reports it: the exit code, or

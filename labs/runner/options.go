@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -20,9 +21,11 @@ import (
 type Attach string
 
 const (
-	// BeforeExec: the child waits on a pipe until the parent has moved it
-	// (cgroup.procs, or clone straight into the group on v2), so everything
-	// it goes on to run is confined. memlab's default.
+	// BeforeExec: the child sets itself up, reports in and waits on a pipe
+	// until the parent has written its PID to cgroup.procs, so everything
+	// it goes on to run is confined, while the memory its Go runtime took
+	// to start stays charged where it was allocated. memlab's default, on
+	// v1 and v2 alike.
 	BeforeExec Attach = "before-exec"
 	// AfterStart: the article's order. The child starts running at once and
 	// the parent then writes its PID to tasks (v1) or cgroup.procs (v2).
@@ -32,15 +35,22 @@ const (
 	// that file does: the Go child already runs several threads, and only
 	// the one whose ID was written moves.
 	ThreadBeforeExec Attach = "thread-before-exec"
+	// CloneInto: the child is born inside the group, by clone3 with
+	// CLONE_INTO_CGROUP (cgroup v2, kernel 5.7 and later). Its Go runtime
+	// then starts up inside too, and the group is charged for it (some
+	// MiB) before the workload runs: it shows what BeforeExec keeps out.
+	CloneInto Attach = "clone-into"
 )
+
+// Attaches are every order, BeforeExec first.
+var Attaches = []Attach{BeforeExec, AfterStart, ThreadBeforeExec, CloneInto}
 
 // ParseAttach reads --attach.
 func ParseAttach(s string) (Attach, error) {
-	switch Attach(s) {
-	case BeforeExec, AfterStart, ThreadBeforeExec:
+	if slices.Contains(Attaches, Attach(s)) {
 		return Attach(s), nil
 	}
-	return "", fmt.Errorf("%w: --attach %q: want %s, %s or %s", ErrUsage, s, BeforeExec, AfterStart, ThreadBeforeExec)
+	return "", fmt.Errorf("%w: --attach %q: want %s, %s, %s or %s", ErrUsage, s, BeforeExec, AfterStart, ThreadBeforeExec, CloneInto)
 }
 
 // namespaceFlags maps --ns names to clone flags.

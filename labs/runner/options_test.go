@@ -8,19 +8,19 @@ import (
 )
 
 func TestParseAttach(t *testing.T) {
-	for _, a := range []Attach{BeforeExec, AfterStart, ThreadBeforeExec} {
+	for _, a := range Attaches {
 		if got, err := ParseAttach(string(a)); err != nil || got != a {
 			t.Errorf("ParseAttach(%q) = %q, %v", a, got, err)
 		}
 	}
-	for _, bad := range []string{"", "before", "BEFORE-EXEC", " after-start", "after-start,before-exec"} {
+	for _, bad := range []string{"", "before", "BEFORE-EXEC", " after-start", "after-start,before-exec", "clone_into"} {
 		_, err := ParseAttach(bad)
 		if !errors.Is(err, ErrUsage) {
 			t.Errorf("ParseAttach(%q) = %v; want ErrUsage", bad, err)
 			continue
 		}
 		// The one line a student sees names every order there is.
-		for _, a := range []Attach{BeforeExec, AfterStart, ThreadBeforeExec} {
+		for _, a := range Attaches {
 			if !strings.Contains(err.Error(), string(a)) {
 				t.Errorf("ParseAttach(%q): %q does not offer %s", bad, err, a)
 			}

@@ -4,10 +4,10 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"syscall"
 
@@ -18,25 +18,39 @@ import (
 
 // Result is what the kernel did to a run.
 type Result struct {
-	Group         string          `json:"cgroup"`
-	ExitCode      int             `json:"exit_code"` // the workload's; 128+n when a signal ended it
-	Signal        int             `json:"signal"`    // that signal, 0 if it exited
-	Limit         int64           `json:"limit"`
-	Peak          int64           `json:"peak"`     // v1 max_usage_in_bytes, v2 memory.peak; -1 if the kernel lacks it
-	Headroom      int64           `json:"headroom"` // limit - peak
-	Failcnt       int64           `json:"failcnt"`
-	OOMKills      int64           `json:"oom_kills"` // from oom_control / memory.events
-	OOMKnown      bool            `json:"oom_kills_known"`
-	Victims       []kmsg.Kill     `json:"victims,omitempty"` // the kernel log's record of each kill
-	ChildError    string          `json:"child_error,omitempty"`
-	EventsFile    string          `json:"events_file"`
-	PeakFile      string          `json:"peak_file"`
-	ChildPID      int             `json:"child_pid"`       // host PID of the re-executed child
-	ChildPeakKiB  int64           `json:"child_peak_kib"`  // the re-executed child's own peak resident memory (VmHWM)
-	MemlabPeakKiB int64           `json:"memlab_peak_kib"` // this process's own peak resident memory (VmHWM)
-	ChildInfo     ChildInfo       `json:"child"`
-	AttachOrder   Attach          `json:"attach"`
-	Samples       []cgroup.Sample `json:"samples,omitempty"`
+	Group         string      `json:"cgroup"`
+	ExitCode      int         `json:"exit_code"` // the workload's; 128+n when a signal ended it
+	Signal        int         `json:"signal"`    // that signal, 0 if it exited
+	Limit         int64       `json:"limit"`
+	Peak          int64       `json:"peak"`     // v1 max_usage_in_bytes, v2 memory.peak; -1 if the kernel lacks it
+	Headroom      int64       `json:"headroom"` // limit - peak
+	Failcnt       int64       `json:"failcnt"`
+	OOMKills      int64       `json:"oom_kills"` // from oom_control / memory.events
+	OOMKnown      bool        `json:"oom_kills_known"`
+	Victims       []kmsg.Kill `json:"victims,omitempty"` // the kernel log's record of each kill
+	ChildError    string      `json:"child_error,omitempty"`
+	EventsFile    string      `json:"events_file"`
+	PeakFile      string      `json:"peak_file"`
+	ChildPID      int         `json:"child_pid"`       // host PID of the re-executed child
+	ChildPeakKiB  int64       `json:"child_peak_kib"`  // the re-executed child's own peak resident memory (VmHWM)
+	MemlabPeakKiB int64       `json:"memlab_peak_kib"` // this process's own peak resident memory (VmHWM)
+	ChildInfo     ChildInfo   `json:"child"`
+	AttachOrder   Attach      `json:"attach"`
+	// FootprintBeforeExec is the group's own usage as the child was about
+	// to start the workload, read raw from UsageFile by the child once
+	// attached: what memlab itself left charged to the group (0 when
+	// nothing; a charge batch per CPU once anything was charged, see
+	// cgroup.ChargeBatchBytes). -1 when the child did not report it.
+	FootprintBeforeExec int64  `json:"footprint_before_exec"`
+	UsageFile           string `json:"usage_file"`
+	// ChildOOMScoreAdj is the child's oom_score_adj while the workload ran
+	// (-1000: never the OOM killer's victim); WorkloadOOMScoreAdj is the
+	// workload's, inherited from memlab as if memlab were not there.
+	// OOMProtectError says why the child could not lower its score.
+	ChildOOMScoreAdj    int             `json:"child_oom_score_adj"`
+	WorkloadOOMScoreAdj int             `json:"workload_oom_score_adj"`
+	OOMProtectError     string          `json:"oom_protect_error,omitempty"`
+	Samples             []cgroup.Sample `json:"samples,omitempty"`
 }
 
 // Run is a started run. Its group exists until Wait returns.
@@ -69,6 +83,12 @@ func Start(ctx context.Context, o Options) (r *Run, err error) {
 	if o.Attach == "" {
 		o.Attach = BeforeExec
 	}
+	if err := attachPossible(o.Attach, o.Layout); err != nil {
+		return nil, err
+	}
+	if o.OOMGroup && o.Layout.Version != 2 {
+		return nil, fmt.Errorf("%w: memory.oom.group exists only on cgroup v2", ErrUsage)
+	}
 	g, err := cgroup.Create(o.Layout, o.Name)
 	if err != nil {
 		return nil, err
@@ -86,14 +106,32 @@ func Start(ctx context.Context, o Options) (r *Run, err error) {
 		return r, err
 	}
 	if o.OOMGroup {
-		if o.Layout.Version != 2 {
-			return r, fmt.Errorf("%w: memory.oom.group exists only on cgroup v2", ErrUsage)
-		}
 		if err := g.WriteFile("memory.oom.group", "1"); err != nil {
 			return r, err
 		}
 	}
 	r.kernel, _ = kmsg.Open() // optional: names OOM victims when readable
+
+	// The child reads the group's usage itself, the moment before it
+	// starts the workload.
+	usage, err := os.Open(filepath.Join(g.Path, g.Files.Usage))
+	if err != nil {
+		return r, err
+	}
+	defer usage.Close()
+	// The child is this binary again, told apart by argv[0].
+	attr := &syscall.SysProcAttr{
+		Cloneflags: o.Namespaces,
+		Pdeathsig:  syscall.SIGKILL, // if memlab dies, so does the child and its namespace
+	}
+	if o.Attach == CloneInto {
+		dir, derr := g.OpenDir() // derr: "dir, err :=" would shadow the err the deferred abort reads
+		if derr != nil {
+			return r, derr
+		}
+		defer dir.Close()
+		attr.UseCgroupFD, attr.CgroupFD = true, int(dir.Fd())
+	}
 
 	syncR, syncW, err := os.Pipe()
 	if err != nil {
@@ -107,47 +145,16 @@ func Start(ctx context.Context, o Options) (r *Run, err error) {
 	}
 	r.reportR, r.reports = reportR, bufio.NewReader(reportR)
 
-	// The child is this binary again, told apart by argv[0].
-	newCmd := func(cgroupFD int) *exec.Cmd {
-		attr := &syscall.SysProcAttr{
-			Cloneflags: o.Namespaces,
-			Pdeathsig:  syscall.SIGKILL, // if memlab dies, so does the child and its namespace
-		}
-		if cgroupFD >= 0 {
-			attr.UseCgroupFD, attr.CgroupFD = true, cgroupFD
-		}
-		return &exec.Cmd{
-			Path:        "/proc/self/exe",
-			Args:        append([]string{ChildArgv0, "--attach", string(o.Attach), "--ns", strconv.FormatUint(uint64(o.Namespaces), 10), "--"}, o.Command...),
-			Stdin:       o.Stdin,
-			Stdout:      o.Stdout,
-			Stderr:      o.Stderr,
-			ExtraFiles:  []*os.File{syncR, reportW},
-			SysProcAttr: attr,
-		}
+	r.cmd = &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        append([]string{ChildArgv0, "--attach", string(o.Attach), "--ns", strconv.FormatUint(uint64(o.Namespaces), 10), "--"}, o.Command...),
+		Stdin:       o.Stdin,
+		Stdout:      o.Stdout,
+		Stderr:      o.Stderr,
+		ExtraFiles:  []*os.File{syncR, reportW, usage}, // syncFD, reportFD, usageFD
+		SysProcAttr: attr,
 	}
-	cloneInto := o.Attach == BeforeExec && o.Layout.Version == 2
-	if cloneInto {
-		// err is the function's: a := here would shadow it, and a failed
-		// Start below would go unseen.
-		dir, derr := g.OpenDir()
-		if derr != nil {
-			return r, derr
-		}
-		defer dir.Close()
-		r.cmd = newCmd(int(dir.Fd()))
-		err = r.cmd.Start()
-		if errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.E2BIG) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.EOPNOTSUPP) {
-			// clone3 with CLONE_INTO_CGROUP needs 5.7; older v2 kernels
-			// attach the waiting child through cgroup.procs instead.
-			cloneInto = false
-			r.cmd = newCmd(-1)
-			err = r.cmd.Start()
-		}
-	} else {
-		r.cmd = newCmd(-1)
-		err = r.cmd.Start()
-	}
+	err = r.cmd.Start()
 	syncR.Close()
 	reportW.Close()
 	if err != nil {
@@ -164,24 +171,24 @@ func Start(ctx context.Context, o Options) (r *Run, err error) {
 			return r, err
 		}
 	}
-	switch {
-	case cloneInto:
-		// already born inside the group
-	case o.Attach == BeforeExec:
+	switch o.Attach {
+	case CloneInto:
+		// born inside the group
+	case BeforeExec:
 		if err := g.Attach(r.ChildPID); err != nil {
 			return r, err
 		}
-	case o.Attach == ThreadBeforeExec:
-		if err := g.AttachThread(r.ChildPID); err != nil {
-			return r, fmt.Errorf("%w: %w", ErrUsage, err)
-		}
-	case o.Layout.Version == 1:
-		// The article's order and file: one thread ID into tasks, after start.
+	case ThreadBeforeExec:
 		if err := g.AttachThread(r.ChildPID); err != nil {
 			return r, err
 		}
-	default:
-		if err := g.Attach(r.ChildPID); err != nil {
+	case AfterStart:
+		if o.Layout.Version == 1 {
+			// The article's order and file: one thread ID into tasks, after start.
+			if err := g.AttachThread(r.ChildPID); err != nil {
+				return r, err
+			}
+		} else if err := g.Attach(r.ChildPID); err != nil {
 			return r, err
 		}
 	}
@@ -202,6 +209,34 @@ func Start(ctx context.Context, o Options) (r *Run, err error) {
 		close(r.done)
 	}()
 	return r, nil
+}
+
+// attachPossible rejects, before anything is made, an order this machine
+// cannot carry out.
+func attachPossible(a Attach, l cgroup.Layout) error {
+	switch a {
+	case BeforeExec, AfterStart:
+		return nil
+	case ThreadBeforeExec:
+		if l.Version != 1 {
+			// Memory cannot be used in a threaded v2 subtree.
+			return fmt.Errorf("%w: --attach %s writes v1's tasks file; memory is on cgroup v2 here, which moves single threads only in threaded subtrees, where memory cannot be used", ErrUsage, a)
+		}
+		return nil
+	case CloneInto:
+		if l.Version != 2 {
+			return fmt.Errorf("%w: --attach %s needs cgroup v2 (CLONE_INTO_CGROUP); memory is on cgroup v1 here", ErrUsage, a)
+		}
+		release, err := cgroup.Release()
+		if err != nil {
+			return err
+		}
+		if ok, err := cgroup.AtLeast(release, 5, 7); err != nil || !ok {
+			return fmt.Errorf("%w: --attach %s needs kernel 5.7 or later (clone3 with CLONE_INTO_CGROUP); this is %s", ErrUsage, a, release)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: --attach %q: unknown order", ErrUsage, a)
 }
 
 // readChildInfo reads the line the child sends once it is set up.
@@ -241,7 +276,8 @@ func (r *Run) Done() <-chan struct{} { return r.done }
 
 func (r *Run) wait() (Result, error) {
 	res := Result{Group: r.Group.Name, ChildPID: r.ChildPID, ChildInfo: r.Child, AttachOrder: r.opts.Attach,
-		EventsFile: r.Group.Files.Events, PeakFile: r.Group.Files.Peak, Peak: -1}
+		EventsFile: r.Group.Files.Events, PeakFile: r.Group.Files.Peak, Peak: -1,
+		UsageFile: r.Group.Files.Usage, FootprintBeforeExec: -1}
 	var ex exitReport
 	line, rerr := r.reports.ReadBytes('\n')
 	werr := r.cmd.Wait()
@@ -251,6 +287,10 @@ func (r *Run) wait() (Result, error) {
 	switch {
 	case rerr == nil && json.Unmarshal(line, &ex) == nil:
 		res.ExitCode, res.Signal, res.ChildError, res.ChildPeakKiB = ex.Exit, ex.Signal, ex.Error, ex.HWM
+		if ex.Error == "" {
+			res.FootprintBeforeExec = ex.Footprint
+			res.ChildOOMScoreAdj, res.WorkloadOOMScoreAdj, res.OOMProtectError = ex.ChildScore, ex.WorkloadScore, ex.ProtectError
+		}
 	default:
 		// The child itself died (SIGKILL from the OOM killer, or from us).
 		res.ChildError = fmt.Sprintf("the child ended without a report: %v", werr)

@@ -137,13 +137,27 @@ func TestRunUnderALimit(t *testing.T) {
 // Each attach order puts the child where it says, before Start returns.
 func TestAttachModes(t *testing.T) {
 	l := lab(t)
-	for _, mode := range []Attach{BeforeExec, AfterStart, ThreadBeforeExec} {
+	release, err := cgroup.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range Attaches {
 		t.Run(string(mode), func(t *testing.T) {
 			o := options(t, "rt-attach", mode, "sleep", "5")
-			if mode == ThreadBeforeExec && l.Version != 1 {
-				// Memory cannot be used in a threaded v2 subtree.
-				if _, err := Start(t.Context(), o); !errors.Is(err, ErrUsage) {
-					t.Fatalf("Start on v2 = %v; want ErrUsage", err)
+			// thread-before-exec needs v1 (memory cannot be used in a
+			// threaded v2 subtree), clone-into v2 on 5.7 or later.
+			possible := mode != ThreadBeforeExec || l.Version == 1
+			if mode == CloneInto {
+				newEnough, _ := cgroup.AtLeast(release, 5, 7)
+				possible = l.Version == 2 && newEnough
+			}
+			if !possible {
+				r, err := Start(t.Context(), o)
+				if !errors.Is(err, ErrUsage) || r != nil {
+					t.Fatalf("Start on cgroup v%d, kernel %s = %v; want ErrUsage", l.Version, release, err)
+				}
+				if left := groupsNamed(t, l, "rt-attach"); len(left) > 0 {
+					t.Errorf("groups made for an order that cannot run: %q", left)
 				}
 				return
 			}
@@ -155,7 +169,7 @@ func TestAttachModes(t *testing.T) {
 			if !slices.Contains(threads, r.ChildPID) {
 				t.Errorf("the child's main thread %d is not in the group (%v)", r.ChildPID, threads)
 			}
-			if mode == BeforeExec {
+			if mode == BeforeExec || mode == CloneInto {
 				// The whole process moved: every thread, the runtime's too.
 				ids, err := proc.Threads(r.ChildPID)
 				if err != nil {

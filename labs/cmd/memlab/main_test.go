@@ -69,14 +69,15 @@ func TestBadInputIsOneLineWithItsOwnStatus(t *testing.T) {
 	nobody := &syscall.Credential{Uid: 65534, Gid: 65534}
 	noEngine := []string{"env", "DOCKER_HOST=unix:///nonexistent/docker.sock"}
 	noCgroupFS := []string{"unshare", "--mount", "--propagation", "private", "sh", "-c", `umount -R /sys/fs/cgroup && exec "$0" "$@"`}
-	cases := []struct {
+	type badInput struct {
 		name string
 		cred *syscall.Credential
 		wrap []string
 		args []string
 		code int
 		says string
-	}{
+	}
+	cases := []badInput{
 		{"size with a bad unit", nil, nil, []string{"run", "--memory", "100x", "--", "true"}, exitBadSize, `bad memory size "100x"`},
 		{"negative size", nil, nil, []string{"run", "--memory", "-1", "--", "true"}, exitBadSize, `bad memory size "-1"`},
 		{"missing command", nil, nil, []string{"run", "--memory", "100m"}, exitUsage, "no command given"},
@@ -84,6 +85,7 @@ func TestBadInputIsOneLineWithItsOwnStatus(t *testing.T) {
 		{"name with /", nil, nil, []string{"run", "--name", "a/b", "--", "true"}, exitBadName, `bad cgroup name "a/b"`},
 		{"unknown namespace", nil, nil, []string{"run", "--ns", "net", "--", "true"}, exitUsage, `unknown namespace "net"`},
 		{"unknown flag", nil, nil, []string{"run", "--memroy", "1g", "--", "true"}, exitUsage, "flag provided but not defined"},
+		{"unknown attach order", nil, nil, []string{"run", "--attach", "into", "--", "true"}, exitUsage, `--attach "into": want before-exec, after-start, thread-before-exec or clone-into`},
 		{"unknown subcommand", nil, nil, []string{"frobnicate"}, exitUsage, "unknown subcommand"},
 		{"command that does not exist", nil, nil, []string{"run", "--", "no-such-command-xyz"}, exitNotFound, "command not found: no-such-command-xyz"},
 		{"not root", nobody, nil, []string{"run", "--", "true"}, exitNotRoot, "needs root"},
@@ -91,6 +93,9 @@ func TestBadInputIsOneLineWithItsOwnStatus(t *testing.T) {
 		{"no Docker engine", nil, noEngine, []string{"docker", "cgroup", "abc123"}, exitNoEngine, "Docker engine"},
 		{"grade without a report", nil, nil, []string{"grade", "--rubric", "../../../fixtures/rubric.json", "--from", "/nonexistent/runner.json"}, exitNoSuchReport, "no report to grade"},
 		{"grade without a rubric", nil, nil, []string{"grade", "--rubric", "/nonexistent/rubric.json"}, exitBadRubric, "bad rubric"},
+	}
+	if l, err := cgroup.Detect(); err == nil && l.Version == 1 {
+		cases = append(cases, badInput{"clone-into on cgroup v1", nil, nil, []string{"run", "--attach", "clone-into", "--", "true"}, exitUsage, "--attach clone-into needs cgroup v2"})
 	}
 	before := leftGroups()
 	for _, c := range cases {

@@ -22,7 +22,7 @@ func cmdRun(args []string) (int, error) {
 	fs.SetOutput(io.Discard)
 	memory := fs.String("memory", "100m", "memory limit, as docker run -m reads it")
 	ns := fs.String("ns", runner.DefaultNamespaces, "namespaces for the child: uts,mnt,pid,ipc or none")
-	attach := fs.String("attach", string(runner.BeforeExec), "before-exec (confines everything), after-start (the article's order: start, then write tasks) or thread-before-exec (v1: write tasks while the child waits, to see that it moves one thread)")
+	attach := fs.String("attach", string(runner.BeforeExec), "before-exec (the waiting child is moved through cgroup.procs: everything it runs is confined, its own start-up is not charged), after-start (the article's order: start, then write tasks), thread-before-exec (v1: write tasks while the child waits, to see that it moves one thread) or clone-into (v2, kernel 5.7+: the child is born in the group, its Go runtime charged to it)")
 	name := fs.String("name", "run", "group name prefix under the memlab parent")
 	resultFile := fs.String("result", "", "write the result as JSON to this file")
 	if err := fs.Parse(args); err != nil {
@@ -121,6 +121,16 @@ func describe(res runner.Result) {
 			detail = ": " + strings.Join(who, ", ")
 		}
 		say("the kernel OOM-killed %d process(es) in the group (%s oom_kill %d)%s", res.OOMKills, res.EventsFile, res.OOMKills, detail)
+	}
+	if res.FootprintBeforeExec >= 0 {
+		say("the group held %d bytes (%s) as the workload started: memlab's own footprint in it (%s)",
+			res.FootprintBeforeExec, units.BytesSize(float64(res.FootprintBeforeExec)), res.UsageFile)
+	}
+	if res.ChildError == "" {
+		say("oom_score_adj: the workload's %d (inherited), memlab's child's %d", res.WorkloadOOMScoreAdj, res.ChildOOMScoreAdj)
+	}
+	if res.OOMProtectError != "" {
+		say("the OOM killer could pick memlab's own child: %s", res.OOMProtectError)
 	}
 	if res.Peak >= 0 {
 		say("peak %d of limit %d bytes (%s), headroom %d bytes (%s)", res.Peak, res.Limit,

@@ -2,8 +2,6 @@ package cgroup
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/memlab/memlab/labs/kernel/nonce"
 	"github.com/memlab/memlab/labs/kernel/proc"
 )
 
@@ -56,11 +55,8 @@ func Create(l Layout, name string) (*Group, error) {
 		return nil, err
 	}
 	parent := filepath.Join(l.MemoryRoot, LabParent)
-	nonce := make([]byte, 3)
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	leaf := fmt.Sprintf("%s-%s-%s", name, run, hex.EncodeToString(nonce))
+	// Never crypto/rand: naming a group must not wait on the entropy pool.
+	leaf := fmt.Sprintf("%s-%s-%s", name, run, nonce.Hex(3))
 	g := &Group{Layout: l, Files: FilesFor(l.Version), Name: filepath.Join(LabParent, leaf), Path: filepath.Join(parent, leaf)}
 	// A concurrent run may remove an empty lab parent between our mkdirs; retry.
 	for attempt := 0; ; attempt++ {

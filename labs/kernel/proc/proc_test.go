@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -53,5 +54,19 @@ func TestReadStatusOfThisProcess(t *testing.T) {
 	}
 	if _, err := ReadStatus(2147483646); err == nil {
 		t.Error("read a PID above any pid_max")
+	}
+}
+
+func TestOOMScoreAdjOfThisProcess(t *testing.T) {
+	b, err := os.ReadFile("/proc/self/oom_score_adj")
+	if err != nil {
+		t.Skip(err)
+	}
+	want, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if got, err := OOMScoreAdj(os.Getpid()); err != nil || got != want {
+		t.Errorf("OOMScoreAdj(self) = %d, %v; want %d", got, err, want)
+	}
+	if _, err := OOMScoreAdj(-1); err == nil {
+		t.Error("OOMScoreAdj(-1) read something")
 	}
 }
