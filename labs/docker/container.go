@@ -319,7 +319,7 @@ func (c *Container) ExecInteractive(ctx context.Context, input string, cmd ...st
 		return Exec{}, fmt.Errorf("exec -it %q in %s: %w", cmd, c.Short(), err)
 	}
 	c.sessions = append(c.sessions, att.Conn)
-	go io.Copy(io.Discard, att.Reader) // what the terminal prints; a full one would block cmd
+	go func() { _, _ = io.Copy(io.Discard, att.Reader) }() // what the terminal prints; a full one would block cmd
 	if _, err := io.WriteString(att.Conn, input); err != nil {
 		return Exec{}, fmt.Errorf("exec -it %q in %s: typing: %w", cmd, c.Short(), err)
 	}

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -36,6 +37,13 @@ const (
 // task in a group whose workload is still small, can be the victim, and
 // 4.4's "sacrifice child" rule then kills one of its children instead.
 const protectedScore = -1000
+
+// raisedScore is the workload's oom_score_adj where the child cannot lower
+// its own: lowering below oom_score_adj_min takes CAP_SYS_RESOURCE, which
+// some sandboxes drop even for root, while raising takes nothing. Every
+// task of the workload gets the same +1000, so among them the OOM killer
+// still picks the largest, and the child, at its own score, is never first.
+const raisedScore = 1000
 
 // ChildInfo is what the child reports once it is set up.
 type ChildInfo struct {
@@ -126,6 +134,9 @@ func childMain(args []string) int {
 	rep := exitReport{WorkloadScore: readInt(score, buf[:])}
 	rep.ChildScore = rep.WorkloadScore
 	protect := []byte(strconv.Itoa(protectedScore))
+	mayLower := hasCapability(unix.CAP_SYS_RESOURCE)
+	own := []byte(strconv.Itoa(rep.ChildScore))
+	raise := []byte(strconv.Itoa(raisedScore))
 	// The first read of a cgroup file allocates its kernel buffer: done
 	// here, that is charged outside the group too.
 	_ = readInt(usageFD, buf[:])
@@ -145,16 +156,31 @@ func childMain(args []string) int {
 		}
 	}
 	rep.Footprint = int64(readInt(usageFD, buf[:]))
+	// oom_score_adj is inherited across fork and exec. Where the child may
+	// lower its own score, the workload starts at the score it would have
+	// had without memlab and the child drops to -1000 after; elsewhere the
+	// child raises its score for the workload to inherit, then takes its
+	// own back (allowed: it is not below oom_score_adj_min).
+	protectErr := syscall.Errno(0)
+	if !mayLower {
+		if _, err := syscall.Pwrite(score, raise, 0); err == nil {
+			rep.WorkloadScore = raisedScore
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		return fail("starting %s: %v", cmdArgs[0], err)
 	}
-	// Only now: oom_score_adj is inherited across fork and exec, and the
-	// workload must keep the score it would have had without memlab.
-	protectErr := syscall.Errno(0)
-	if _, err := syscall.Pwrite(score, protect, 0); err == nil {
-		rep.ChildScore = protectedScore
+	if mayLower {
+		if _, err := syscall.Pwrite(score, protect, 0); err == nil {
+			rep.ChildScore = protectedScore
+		} else {
+			protectErr = errnoOf(err)
+		}
 	} else {
-		protectErr, _ = err.(syscall.Errno)
+		protectErr = syscall.EPERM
+		if _, err := syscall.Pwrite(score, own, 0); err != nil {
+			rep.ChildScore = rep.WorkloadScore // it could not take its own back
+		}
 	}
 	started <- cmd.Process
 	// Reap everything that ends, as an init must, until the workload itself does.
@@ -174,7 +200,8 @@ func childMain(args []string) int {
 		if protectErr != 0 {
 			// Lowering a score below oom_score_adj_min takes CAP_SYS_RESOURCE,
 			// which some containers and sandboxes drop even for root.
-			rep.ProtectError = fmt.Sprintf("writing %d to oom_score_adj: %v (lowering it needs CAP_SYS_RESOURCE)", protectedScore, protectErr)
+			rep.ProtectError = fmt.Sprintf("memlab's child cannot lower its oom_score_adj to %d (%v: that needs CAP_SYS_RESOURCE, which this machine denies); the workload ran at %d instead",
+				protectedScore, protectErr, rep.WorkloadScore)
 		}
 		rep.HWM = proc.SelfPeakKiB()
 		_ = json.NewEncoder(report).Encode(rep)
@@ -212,9 +239,7 @@ func readyThreads() {
 	release := make(chan struct{})
 	for range spareThreads {
 		locked.Add(1)
-		done.Add(1)
-		go func() {
-			defer done.Done()
+		done.Go(func() {
 			// A goroutine locked to its thread and blocked keeps that thread
 			// to itself, so the next goroutine needs a new one.
 			runtime.LockOSThread()
@@ -222,7 +247,7 @@ func readyThreads() {
 			<-release
 			// Unlocked before it ends, the thread goes idle instead of exiting.
 			runtime.UnlockOSThread()
-		}()
+		})
 	}
 	locked.Wait()
 	close(release)
@@ -288,4 +313,23 @@ func setupNamespaces(flags uintptr) error {
 		}
 	}
 	return nil
+}
+
+// hasCapability says whether this process holds capability c in its
+// effective set.
+func hasCapability(c int) bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return false
+	}
+	return data[c/32].Effective&(1<<(uint(c)%32)) != 0
+}
+
+// errnoOf is the errno behind a system call's error.
+func errnoOf(err error) syscall.Errno {
+	if e, ok := errors.AsType[syscall.Errno](err); ok {
+		return e
+	}
+	return syscall.EINVAL
 }

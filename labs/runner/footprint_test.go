@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/memlab/memlab/labs/kernel/cgroup"
+	"github.com/memlab/memlab/labs/kernel/release"
 )
 
 // readInt reads what the kernel's files hold, and nothing else.
@@ -96,15 +97,11 @@ func TestReadIntRereadsACgroupFile(t *testing.T) {
 // chargeBatch is one CPU's charge batch on this kernel.
 func chargeBatch(t *testing.T) int64 {
 	t.Helper()
-	release, err := cgroup.Release()
+	v, err := release.Running()
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := cgroup.ChargeBatchBytes(release)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return int64(v.ChargeBatchPages()) * int64(os.Getpagesize())
 }
 
 // The group is charged for the workload, not for memlab: as the workload
@@ -139,9 +136,12 @@ func TestFootprintBeforeExec(t *testing.T) {
 // difference before-exec makes.
 func TestFootprintCloneInto(t *testing.T) {
 	l := lab(t)
-	release, _ := cgroup.Release()
-	if ok, _ := cgroup.AtLeast(release, 5, 7); l.Version != 2 || !ok {
-		t.Skipf("clone-into needs cgroup v2 and kernel 5.7 (this is v%d, %s)", l.Version, release)
+	v, err := release.Running()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Version != 2 || !v.Has(release.CloneIntoCgroup) {
+		t.Skipf("clone-into needs cgroup v2 and kernel 5.7 (this is v%d, %s)", l.Version, v)
 	}
 	stock := chargeBatch(t) * int64(runtime.NumCPU())
 	res := finish(t, start(t, options(t, "rt-clone", CloneInto, "true")))

@@ -14,6 +14,7 @@ import (
 	"github.com/memlab/memlab/labs/kernel/cgroup"
 	"github.com/memlab/memlab/labs/kernel/kmsg"
 	"github.com/memlab/memlab/labs/kernel/proc"
+	"github.com/memlab/memlab/labs/kernel/release"
 )
 
 // Result is what the kernel did to a run.
@@ -40,7 +41,7 @@ type Result struct {
 	// to start the workload, read raw from UsageFile by the child once
 	// attached: what memlab itself left charged to the group (0 when
 	// nothing; a charge batch per CPU once anything was charged, see
-	// cgroup.ChargeBatchBytes). -1 when the child did not report it.
+	// release.Version.ChargeBatchPages). -1 when the child did not report it.
 	FootprintBeforeExec int64  `json:"footprint_before_exec"`
 	UsageFile           string `json:"usage_file"`
 	// ChildOOMScoreAdj is the child's oom_score_adj while the workload ran
@@ -227,12 +228,12 @@ func attachPossible(a Attach, l cgroup.Layout) error {
 		if l.Version != 2 {
 			return fmt.Errorf("%w: --attach %s needs cgroup v2 (CLONE_INTO_CGROUP); memory is on cgroup v1 here", ErrUsage, a)
 		}
-		release, err := cgroup.Release()
+		v, err := release.Running()
 		if err != nil {
 			return err
 		}
-		if ok, err := cgroup.AtLeast(release, 5, 7); err != nil || !ok {
-			return fmt.Errorf("%w: --attach %s needs kernel 5.7 or later (clone3 with CLONE_INTO_CGROUP); this is %s", ErrUsage, a, release)
+		if !v.Has(release.CloneIntoCgroup) {
+			return fmt.Errorf("%w: --attach %s needs kernel 5.7 or later (clone3 with CLONE_INTO_CGROUP); this is %s", ErrUsage, a, v)
 		}
 		return nil
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/memlab/memlab/labs/kernel/cgroup"
 	"github.com/memlab/memlab/labs/kernel/proc"
+	"github.com/memlab/memlab/labs/kernel/release"
 )
 
 func TestMain(m *testing.M) {
@@ -137,7 +138,7 @@ func TestRunUnderALimit(t *testing.T) {
 // Each attach order puts the child where it says, before Start returns.
 func TestAttachModes(t *testing.T) {
 	l := lab(t)
-	release, err := cgroup.Release()
+	v, err := release.Running()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,13 +149,12 @@ func TestAttachModes(t *testing.T) {
 			// threaded v2 subtree), clone-into v2 on 5.7 or later.
 			possible := mode != ThreadBeforeExec || l.Version == 1
 			if mode == CloneInto {
-				newEnough, _ := cgroup.AtLeast(release, 5, 7)
-				possible = l.Version == 2 && newEnough
+				possible = l.Version == 2 && v.Has(release.CloneIntoCgroup)
 			}
 			if !possible {
 				r, err := Start(t.Context(), o)
 				if !errors.Is(err, ErrUsage) || r != nil {
-					t.Fatalf("Start on cgroup v%d, kernel %s = %v; want ErrUsage", l.Version, release, err)
+					t.Fatalf("Start on cgroup v%d, kernel %s = %v; want ErrUsage", l.Version, v, err)
 				}
 				if left := groupsNamed(t, l, "rt-attach"); len(left) > 0 {
 					t.Errorf("groups made for an order that cannot run: %q", left)

@@ -29,7 +29,7 @@ func Parse(release string) (Version, error) {
 	release = strings.TrimSpace(release)
 	m := syntax.FindStringSubmatch(release)
 	if m == nil {
-		return Version{}, fmt.Errorf("kernel release %q: want MAJOR.MINOR[.PATCH]...", release)
+		return Version{}, fmt.Errorf("kernel release %q: want MAJOR.MINOR[.PATCH]", release)
 	}
 	v := Version{Release: release}
 	var err error
