@@ -89,7 +89,7 @@ var _ = claim.Describe("G5", func(m claim.Mode) string {
 	v := claim.Kernel()
 	survived, killed := 0, 0
 	var closest *held    // the survivor with the least to spare
-	var heldBefore int64 // the group's usage as stress was released
+	var footprint int64 // the group's own usage just before stress started, the most of any run
 	var workerPTE int64
 	for i := range g5Runs {
 		Expect(ctx.Err()).NotTo(HaveOccurred(), "interrupted: start no more runs")
@@ -108,9 +108,12 @@ var _ = claim.Describe("G5", func(m claim.Mode) string {
 		if i == 0 {
 			claim.Series("stress 99m under 100m", m.Files.Usage, res)
 		}
-		if len(res.Samples) > 0 {
-			heldBefore = max(heldBefore, res.Samples[0].Usage)
-		}
+		// memlab's child reads the group's usage just before it starts the
+		// workload: what memlab itself left charged to the group.
+		Expect(res.FootprintBeforeExec).To(BeNumerically(">=", 0), "memlab's child read the group's usage before stress started")
+		Expect(res.FootprintBeforeExec).To(BeNumerically("<=", claim.ChargeBatch()),
+			"the group holds the workload only: before stress, at most one CPU's charge batch")
+		footprint = max(footprint, res.FootprintBeforeExec)
 		kills, _ := killCount(res)
 		if holding && kills == 0 {
 			By("a survivor: it held its 99m and ended by our SIGTERM")
@@ -133,7 +136,7 @@ var _ = claim.Describe("G5", func(m claim.Mode) string {
 	cpus, page := claim.OnlineCPUs(), os.Getpagesize()
 	chargedFiles := m.Files.Stat + ", " + cgroup.KernelFiles(m.Version)
 	claim.Figure("runs that survived", fmt.Sprintf("%d of %d", survived, g5Runs), m.Files.Events)
-	claim.Figure("the group's usage as stress was released (per-CPU charge stock included)", heldBefore, m.Files.Usage)
+	claim.Figure("the group's usage just before stress started, read by memlab's child (one charge batch here: "+why.KiB(claim.ChargeBatch())+")", footprint, m.Files.Usage)
 	var margin string
 	if closest != nil {
 		c := closest.charged
@@ -151,12 +154,12 @@ var _ = claim.Describe("G5", func(m claim.Mode) string {
 		claim.Figure("page tables of a worker holding 99m (VmPTE)", workerPTE, "/proc/PID/status")
 	}
 	rest := fmt.Sprintf("99m leaves under 1 MiB of the group for everything else: stress's master, what memlab's child charged to the group, "+
-		"and the kernel memory this kernel charges (%s); the group's usage was %s as stress was released",
-		why.KernelMemoryKinds(v), why.KiB(heldBefore))
+		"and the kernel memory this kernel charges (%s); the group held %s of memlab's before stress started",
+		why.KernelMemoryKinds(v), why.KiB(footprint))
 	if m.Version == 1 && !v.Has(release.V1KmemUnlimited) {
 		rest = fmt.Sprintf("99m leaves under 1 MiB of the group for everything else: stress's master and what memlab's child charged to the group "+
-			"(%s charges no kernel memory to a v1 group without a kmem limit, and memlab sets none); the group's usage was %s as stress was released",
-			v, why.KiB(heldBefore))
+			"(%s charges no kernel memory to a v1 group without a kmem limit, and memlab sets none); the group held %s of memlab's before stress started",
+			v, why.KiB(footprint))
 	}
 	if pt := why.PageTables(v, workerPTE); pt != "" {
 		rest += "; " + pt
@@ -304,9 +307,14 @@ var _ = claim.DescribeIn([]claim.Mode{claim.V2}, "G7", func(claim.Mode) string {
 	r := claim.Start(o)
 	res, err := r.Wait()
 	Expect(err).NotTo(HaveOccurred())
-	Expect(res.Signal).To(Equal(int(syscall.SIGKILL)), "the child itself was killed")
+	Expect(res.Signal).To(Equal(int(syscall.SIGKILL)), "the workload's sh was killed with the rest of the group")
 	Expect(res.OOMKills).To(BeNumerically(">=", 2))
 
 	claim.Figure("processes killed (oom_kill)", res.OOMKills, m.Files.Events)
-	claim.Holds("with memory.oom.group=1 the whole group goes, as the article describes")
+	spared := ""
+	if res.ChildOOMScoreAdj == -1000 {
+		// The kernel spares OOM_SCORE_ADJ_MIN tasks even in a group kill.
+		spared = "; memlab's child, at oom_score_adj -1000, is spared as the kernel spares every such task"
+	}
+	claim.Holds("with memory.oom.group=1 every task of the workload goes, as the article describes" + spared)
 })
