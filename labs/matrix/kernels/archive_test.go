@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -118,7 +119,7 @@ func TestRNGModules(t *testing.T) {
 	}
 	for _, c := range cases {
 		cfg := map[string]string{}
-		for _, kv := range strings.Fields(c.cfg) {
+		for kv := range strings.FieldsSeq(c.cfg) {
 			k, v, _ := strings.Cut(kv, "=")
 			cfg[k] = v
 		}
@@ -170,9 +171,7 @@ func ubuntuArchive(t *testing.T, dists map[string][]deb) (mirror, keyring string
 			if p.depends != "" {
 				files["DEBIAN/control"] += "Depends: " + p.depends + "\n"
 			}
-			for k, v := range p.files {
-				files[k] = v
-			}
+			maps.Copy(files, p.files)
 			writeFiles(t, tree, files)
 			rel := filepath.Join("pool", "main", p.name+"_"+p.version+"_amd64.deb")
 			if err := os.MkdirAll(filepath.Join(root, "pool", "main"), 0o755); err != nil {

@@ -131,9 +131,9 @@ func moduleDepends(file string) ([]string, error) {
 		return nil, fmt.Errorf("modules: %s: %w", file, err)
 	}
 	var deps []string
-	for _, kv := range strings.Split(string(data), "\x00") {
+	for kv := range strings.SplitSeq(string(data), "\x00") {
 		if list, ok := strings.CutPrefix(kv, "depends="); ok {
-			for _, d := range strings.Split(list, ",") {
+			for d := range strings.SplitSeq(list, ",") {
 				if d != "" {
 					deps = append(deps, modName(d))
 				}
