@@ -354,13 +354,13 @@ type privateApt struct {
 func (c *Cache) sourcesList(s Source) (string, error) {
 	mirror, keyring, pockets := c.Mirror, c.Keyring, []string{""}
 	def := [2]string{DefaultMirror, DefaultKeyring}
-	flag := "--mirror"
+	remedy := "install debian-archive-keyring"
 	switch s.Archive {
 	case Debian:
 	case Ubuntu:
 		mirror, keyring, pockets = c.UbuntuMirror, c.UbuntuKeyring, []string{"", "-updates", "-security"}
 		def = [2]string{DefaultUbuntuMirror, DefaultUbuntuKeyring}
-		flag = "--ubuntu-keyring"
+		remedy = "give a copy of it with --ubuntu-keyring; docs/kernels.md says where to find one"
 	default:
 		return "", fmt.Errorf("kernel %s: no archive %q", s.Name, s.Archive)
 	}
@@ -371,7 +371,7 @@ func (c *Cache) sourcesList(s Source) (string, error) {
 		keyring = def[1]
 	}
 	if _, err := os.Stat(keyring); err != nil {
-		return "", fmt.Errorf("kernel %s: %s's archive keyring: %w (give one with %s; docs/kernels.md)", s.Name, s.Archive, err, flag)
+		return "", fmt.Errorf("kernel %s: %s's archive keyring: %w (%s)", s.Name, s.Archive, err, remedy)
 	}
 	var b strings.Builder
 	for _, p := range pockets {
