@@ -6,8 +6,9 @@
 #                                          fail naming the cells whose verdict
 #                                          changed from fixtures/matrix-baseline.json
 #   make -f mk/matrix.mk matrix-baseline   run, then record it as that baseline
-#   make matrix KERNELS=path/to/vmlinuz    other kernels, comma separated:
-#                                          [NAME=]PATH or [NAME=]debian:SUITE[/PACKAGE]
+#   make matrix KERNELS=path/to/vmlinuz    other kernels, comma separated: [NAME=]PATH,
+#                                          [NAME=]debian:SUITE[/PACKAGE] or
+#                                          [NAME=]ubuntu:SUITE[/PACKAGE] (docs/kernels.md)
 #   make matrix MATRIX_LABELS='cgroup:v2 && !docker'   --ginkgo.label-filter in the guest
 #   make matrix MATRIX_FLAGS='--modes v2 --jobs 1 --timeout 300s'
 # Kernels are fetched once into /var/cache/memlab/kernels (MATRIX_FLAGS='--cache

@@ -32,6 +32,9 @@ func (m Matrix) Baseline() Baseline {
 		Generated: m.Generated, Kernels: map[string]string{}, Cells: map[string]map[string]string{},
 	}
 	for _, c := range m.Cells {
+		if c.KernelAbsent {
+			continue // not a verdict about the kernel: Compare counts the cell as not run
+		}
 		b.Kernels[c.Kernel] = c.Release
 		row := map[string]string{}
 		for _, claim := range ledger.Claims {
@@ -159,17 +162,23 @@ func ParseBaseline(name string, data []byte) (Baseline, error) {
 }
 
 // WriteBaseline writes the run's grid as a baseline. It refuses a run with
-// a cell that produced no result: a baseline records the kernels, not a
-// harness failure.
+// a cell that produced no result or whose kernel image is absent: a
+// baseline records the kernels, not a harness failure or a missing file.
 func (m Matrix) WriteBaseline(path string) error {
-	var bad []string
+	var bad, absent []string
 	for _, c := range m.Cells {
-		if c.Status == NoResult {
+		switch {
+		case c.Status == NoResult:
 			bad = append(bad, c.ID)
+		case c.KernelAbsent:
+			absent = append(absent, c.ID)
 		}
 	}
 	if len(bad) > 0 {
 		return fmt.Errorf("not writing %s: cell(s) %s produced no result", path, strings.Join(bad, ", "))
+	}
+	if len(absent) > 0 {
+		return fmt.Errorf("not writing %s: cell(s) %s have no kernel image here", path, strings.Join(absent, ", "))
 	}
 	js, err := json.MarshalIndent(m.Baseline(), "", "  ")
 	if err != nil {

@@ -21,7 +21,7 @@ import (
 // Cell statuses.
 const (
 	Ran      = "ran"       // the suites ran; the claims carry their verdicts
-	Skipped  = "skipped"   // the mode could not be mounted or lacks memory; every claim skipped
+	Skipped  = "skipped"   // the kernel lacks the mode or its image is absent, or the mode lacks memory; every claim skipped
 	NoResult = "no result" // the guest hung, panicked or handed nothing back
 )
 
@@ -29,6 +29,9 @@ const (
 type Cell struct {
 	Kernel kernels.Kernel
 	Mode   string
+	Initrd string // this kernel's initramfs when it differs from the shared one
+	// Skip says why the cell is known to be skipped without booting it.
+	Skip string
 }
 
 // ID names a cell in tables and baselines: "bookworm/v2".
@@ -39,10 +42,22 @@ func Plan(ks []kernels.Kernel, modes []string) []Cell {
 	var cells []Cell
 	for _, k := range ks {
 		for _, m := range modes {
-			cells = append(cells, Cell{Kernel: k, Mode: m})
+			cells = append(cells, Cell{Kernel: k, Mode: m, Skip: skipBeforeBoot(k, m)})
 		}
 	}
 	return cells
+}
+
+// skipBeforeBoot is why a cell cannot run, known before booting it: its
+// image is absent, or its kernel is older than the mode.
+func skipBeforeBoot(k kernels.Kernel, mode string) string {
+	if k.Missing != "" {
+		return "the kernel image is absent: " + k.Missing
+	}
+	if v, ok := kernels.ParseVersion(k.Release); ok && mode == guest.V2 && v.Before(4, 5) {
+		return fmt.Sprintf("no cgroup2 before 4.5 (this kernel is %s)", k.Release)
+	}
+	return ""
 }
 
 // CellResult is what one cell produced.
@@ -55,9 +70,10 @@ type CellResult struct {
 	Status       string            `json:"status"`
 	Reason       string            `json:"reason,omitempty"`
 	ConsoleTail  string            `json:"console_tail,omitempty"`
-	BootSeconds  float64           `json:"boot_seconds"`  // guest uptime when /init started
-	GuestSeconds float64           `json:"guest_seconds"` // guest uptime when it handed back
-	WallSeconds  float64           `json:"wall_seconds"`  // qemu start to exit, on the host
+	BootSeconds  float64           `json:"boot_seconds"`            // guest uptime when /init started
+	GuestSeconds float64           `json:"guest_seconds"`           // guest uptime when it handed back
+	WallSeconds  float64           `json:"wall_seconds"`            // qemu start to exit, on the host
+	KernelAbsent bool              `json:"kernel_absent,omitempty"` // skipped: its image is not on this machine
 	Suites       []guest.SuiteRun  `json:"suites,omitempty"`
 	Config       []kernels.Finding `json:"config_findings,omitempty"`
 	Report       ledger.Report     `json:"report"`
@@ -189,13 +205,22 @@ func everyClaim(r CellResult, v ledger.Verdict, why string) ledger.Report {
 
 func runCell(ctx context.Context, o BootOptions, c Cell) CellResult {
 	r := newResult(c)
+	if c.Skip != "" {
+		r.Status, r.Reason, r.KernelAbsent = Skipped, c.Skip, c.Kernel.Missing != ""
+		r.Report = everyClaim(r, ledger.Skipped, c.Skip)
+		return r
+	}
+	initrd := o.Initrd
+	if c.Initrd != "" {
+		initrd = c.Initrd
+	}
 	dir, err := os.MkdirTemp(o.WorkDir, "cell-"+c.Kernel.Name+"-"+c.Mode+"-")
 	if err != nil {
 		return noResult(c, "harness: "+err.Error(), "")
 	}
 	defer os.RemoveAll(dir)
 	res := qemu.Run(ctx, qemu.Guest{
-		Kernel: c.Kernel.Image, Initrd: o.Initrd, Append: guest.Cmdline(c.Mode),
+		Kernel: c.Kernel.Image, Initrd: initrd, Append: guest.Cmdline(c.Mode),
 		MemoryMB: o.MemoryMB, Accel: o.Accel, Timeout: o.Timeout, Dir: dir,
 	})
 	r.WallSeconds = round(res.Wall.Seconds())

@@ -46,6 +46,11 @@ func (f *fakeMachine) steps() steps {
 			if f.fetchErr != nil {
 				return kernels.Kernel{}, f.fetchErr
 			}
+			if s.Path != "" {
+				if _, err := os.Stat(s.Path); err != nil {
+					return kernels.Kernel{}, fmt.Errorf("kernel %s: %w", s.Name, err)
+				}
+			}
 			return kernels.Kernel{Source: s, Image: "/fake/vmlinuz-" + s.Name, Release: s.Name + "-release"}, nil
 		},
 		buildSuites: func(_ context.Context, _, moduleDir string, patterns []string, outDir string) ([]guest.Suite, error) {
@@ -71,6 +76,10 @@ func (f *fakeMachine) steps() steps {
 			}
 			m := Matrix{Generated: time.Unix(0, 0).UTC(), Accel: o.Accel, Jobs: o.Jobs}
 			for _, c := range o.Cells {
+				if c.Skip != "" { // the real runCell boots nothing for these
+					m.Cells = append(m.Cells, runCell(context.Background(), o, c))
+					continue
+				}
 				r := newResult(c)
 				r.Status = Ran
 				for _, claim := range ledger.Claims {
@@ -446,5 +455,93 @@ func TestRunNeedsACheckoutOnlyToBuildSuites(t *testing.T) {
 	f = &fakeMachine{t: t, verdict: allHold, noModule: noModule}
 	if _, err := run(context.Background(), cfg, f.steps()); err != nil || len(f.boots) != 1 {
 		t.Errorf("with --suite-bin: err %v, %d boots", err, len(f.boots))
+	}
+}
+
+func TestRunSkipsTheCellsOfAnAbsentKernelImage(t *testing.T) {
+	var log []string
+	cfg, _ := config(t, &log)
+	absent := filepath.Join(t.TempDir(), "shared", "linux-4.4", "bzImage")
+	var err error
+	cfg.Kernels, err = kernels.ParseEntries("bookworm=debian:bookworm,linux44=" + absent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The baseline knows linux44's cells, from a machine that has the image.
+	cfg.Baseline = &BaselineRef{Name: "test baseline", Data: baselineOf(t, cfg, allHold)}
+	f := &fakeMachine{t: t, verdict: allHold}
+	res, err := run(t.Context(), cfg, f.steps())
+	if err != nil {
+		t.Fatalf("an absent image must skip its cells, not fail the run: %v", err)
+	}
+	doc := readDoc(t, cfg.Out)
+	for _, c := range doc.Cells {
+		absentCell := strings.HasPrefix(c.ID, "linux44/")
+		if absentCell != (c.Status == Skipped && c.KernelAbsent) {
+			t.Errorf("%s: status %s, kernel_absent %v", c.ID, c.Status, c.KernelAbsent)
+		}
+		if absentCell && !strings.Contains(c.Reason, absent+" does not exist") {
+			t.Errorf("%s: reason %q does not name the image", c.ID, c.Reason)
+		}
+	}
+	if len(res.Changes) != 0 || strings.Join(res.Unseen, " ") != "linux44/v1 linux44/v2" {
+		t.Errorf("changes %v, unseen %v: an absent kernel's cells are not run, not changed", res.Changes, res.Unseen)
+	}
+	if err := res.Matrix.WriteBaseline(filepath.Join(t.TempDir(), "b.json")); err == nil {
+		t.Error("a baseline was written without the absent kernel's cells")
+	}
+}
+
+func TestPlanSkipsCgroup2BeforeItsKernel(t *testing.T) {
+	k := func(name, release string) kernels.Kernel {
+		return kernels.Kernel{Source: kernels.Source{Name: name}, Release: release}
+	}
+	skips := map[string]string{}
+	for _, c := range Plan([]kernels.Kernel{k("a", "4.4.178-memlab"), k("b", "4.5.0"), k("c", "unknown"),
+		{Source: kernels.Source{Name: "d"}, Release: "unknown", Missing: "/x does not exist"}}, guest.Modes) {
+		skips[c.ID()] = c.Skip
+	}
+	want := map[string]string{
+		"a/v1": "", "a/v2": "no cgroup2 before 4.5 (this kernel is 4.4.178-memlab)",
+		"b/v1": "", "b/v2": "", "c/v1": "", "c/v2": "", // unknown: the guest finds out
+		"d/v1": "the kernel image is absent: /x does not exist", "d/v2": "the kernel image is absent: /x does not exist",
+	}
+	for id, w := range want {
+		if skips[id] != w {
+			t.Errorf("%s: skip %q, want %q", id, skips[id], w)
+		}
+	}
+	// A skipped cell boots nothing: no work directory, no qemu.
+	r := runCell(t.Context(), BootOptions{WorkDir: "/nonexistent"}, Cell{Kernel: k("a", "4.4.178-memlab"), Mode: guest.V2,
+		Skip: "no cgroup2 before 4.5 (this kernel is 4.4.178-memlab)"})
+	if r.Status != Skipped || r.KernelAbsent || r.Verdict("K1") != string(ledger.Skipped) || r.WallSeconds != 0 {
+		t.Errorf("%+v", r)
+	}
+}
+
+func TestKernelsWithModulesGetTheirOwnInitramfs(t *testing.T) {
+	work := t.TempDir()
+	shared := filepath.Join(work, "initrd.cpio")
+	os.WriteFile(shared, []byte("SHARED"), 0o644)
+	ko := filepath.Join(t.TempDir(), "01-virtio-rng.ko")
+	os.WriteFile(ko, []byte("module"), 0o644)
+	xenial := kernels.Kernel{Source: kernels.Source{Name: "xenial"}, Release: "4.4.0-210-generic", Modules: []string{ko}}
+	plain := kernels.Kernel{Source: kernels.Source{Name: "bookworm"}, Release: "6.1.0-50-cloud-amd64"}
+	cells := Plan([]kernels.Kernel{xenial, plain}, guest.Modes)
+	if err := kernelInitrds(cells, shared, work); err != nil {
+		t.Fatal(err)
+	}
+	own := filepath.Join(work, "initrd-xenial.cpio")
+	for _, c := range cells {
+		want := ""
+		if c.Kernel.Name == "xenial" && c.Skip == "" {
+			want = own
+		}
+		if c.Initrd != want {
+			t.Errorf("%s: initrd %q, want %q", c.ID(), c.Initrd, want)
+		}
+	}
+	if b, err := os.ReadFile(own); err != nil || !bytes.HasPrefix(b, []byte("SHARED070701")) {
+		t.Errorf("xenial's initramfs: %v %q", err, b)
 	}
 }

@@ -27,9 +27,12 @@ import (
 const builtinBaseline = "builtin"
 
 const matrixUsage = `usage: memlab matrix [flags]
-  --kernels LIST        kernels to boot, comma separated: [NAME=]debian:SUITE[/PACKAGE]
-                        or [NAME=]PATH/TO/vmlinuz (default: the --kernel-list file)
-  --kernel-list FILE    kernel list (default: the one built into memlab, fixtures/kernels.txt)
+  --kernels LIST        kernels to boot, comma separated: [NAME=]debian:SUITE[/PACKAGE],
+                        [NAME=]ubuntu:SUITE[/PACKAGE] or [NAME=]PATH/TO/vmlinuz
+                        (default: the --kernel-list file)
+  --kernel-list FILE    kernel list (default: the one built into memlab, fixtures/kernels.txt,
+                        whose relative paths are relative to the checkout's fixtures/); an
+                        image the list names that is absent here skips its cells
   --modes v1,v2         cgroup modes to boot each kernel into
   --suites PATTERNS     Go packages whose test binaries run in the guest, comma separated,
                         built in the current directory, which must be a memlab checkout
@@ -46,6 +49,8 @@ const matrixUsage = `usage: memlab matrix [flags]
   --cache DIR           kernel cache (default /var/cache/memlab/kernels as root,
                         else ~/.cache/memlab/kernels)
   --mirror URL          Debian archive kernels are fetched from (default ` + kernels.DefaultMirror + `)
+  --ubuntu-mirror URL   Ubuntu archive (default ` + kernels.DefaultUbuntuMirror + `)
+  --ubuntu-keyring FILE the keyring that verifies it (default ` + kernels.DefaultUbuntuKeyring + `)
   --refresh             ask the archive for newer kernels (otherwise a cached kernel is used offline)
   --fetch-only          fetch and check the kernels, boot nothing
   --plan                print the cells, kernels, suites and baseline a run would use; touch nothing
@@ -95,6 +100,8 @@ func parseMatrixFlags(args []string) (matrix.Config, error) {
 	fs.StringVar(&cfg.Accel, "accel", "auto", "")
 	fs.StringVar(&cfg.Cache.Dir, "cache", defaultKernelCache(), "")
 	fs.StringVar(&cfg.Cache.Mirror, "mirror", kernels.DefaultMirror, "")
+	fs.StringVar(&cfg.Cache.UbuntuMirror, "ubuntu-mirror", kernels.DefaultUbuntuMirror, "")
+	fs.StringVar(&cfg.Cache.UbuntuKeyring, "ubuntu-keyring", kernels.DefaultUbuntuKeyring, "")
 	fs.BoolVar(&cfg.Cache.Refresh, "refresh", false, "")
 	fs.BoolVar(&cfg.FetchOnly, "fetch-only", false, "")
 	fs.BoolVar(&cfg.PlanOnly, "plan", false, "")
@@ -130,7 +137,10 @@ func parseMatrixFlags(args []string) (matrix.Config, error) {
 		cfg.Kernels, err = kernels.LoadList(*kernelList)
 		cfg.KernelsFrom = *kernelList
 	default:
+		// The built-in list reads as the checkout's copy would: memlab
+		// matrix runs at the root of a checkout.
 		cfg.Kernels, err = kernels.ParseList(bytes.NewReader(fixtures.KernelList))
+		cfg.Kernels = kernels.ResolvePaths(cfg.Kernels, filepath.Dir(fixtures.KernelListName))
 		cfg.KernelsFrom = fixtures.KernelListName + " (built in)"
 	}
 	if err != nil {

@@ -47,9 +47,12 @@ func TestMatrixPlanOutsideACheckout(t *testing.T) {
 	for _, want := range []string{
 		"kernels from fixtures/kernels.txt (built in) (cache " + cache + ")",
 		"bookworm     debian:bookworm/linux-image-cloud-amd64 (not cached: a run fetches it)",
-		"cells (6): bullseye/v1 bullseye/v2 bookworm/v1 bookworm/v2 trixie/v1 trixie/v2",
+		// The list's relative path is relative to the checkout's fixtures/, and
+		// no checkout holds this temp dir: the image is absent.
+		"linux44      ../shared/kernels/linux-4.4/bzImage (absent: its cells are skipped)",
+		"cells (8): linux44/v1 linux44/v2 bullseye/v1 bullseye/v2 bookworm/v1 bookworm/v2 trixie/v1 trixie/v2",
 		"is not inside a memlab checkout",
-		"baseline: fixtures/matrix-baseline.json (built in) (6 cells)",
+		"baseline: fixtures/matrix-baseline.json (built in) (8 cells)",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("plan lacks %q:\n%s", want, stdout)
@@ -92,8 +95,12 @@ func TestMatrixBadFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Baseline == nil || cfg.Baseline.Name != "fixtures/matrix-baseline.json" || cfg.Baseline.Data != nil ||
-		strings.Join(cfg.SuiteBinaries, " ") != "a.test b.test" || cfg.SuitePackages != nil || len(cfg.Kernels) != 3 {
+		strings.Join(cfg.SuiteBinaries, " ") != "a.test b.test" || cfg.SuitePackages != nil || len(cfg.Kernels) != 4 {
 		t.Errorf("config %+v", cfg)
+	}
+	cfg, err = parseMatrixFlags([]string{"--kernels", "ubuntu:xenial", "--ubuntu-mirror", "file:///srv/ubuntu", "--ubuntu-keyring", "/srv/k.gpg"})
+	if err != nil || cfg.Kernels[0].Archive != "ubuntu" || cfg.Cache.UbuntuMirror != "file:///srv/ubuntu" || cfg.Cache.UbuntuKeyring != "/srv/k.gpg" {
+		t.Errorf("ubuntu: %+v %v", cfg, err)
 	}
 	if cfg, _ := parseMatrixFlags(nil); cfg.Baseline != nil || strings.Join(cfg.SuitePackages, " ") != "./specs/rawcgroup ./specs/reexec" {
 		t.Errorf("default config compares with %+v, builds %v", cfg.Baseline, cfg.SuitePackages)

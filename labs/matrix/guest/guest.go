@@ -8,6 +8,9 @@ package guest
 import (
 	_ "embed"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/memlab/memlab/labs/rootfs"
@@ -97,6 +100,44 @@ func Assemble(cfg Config) (*rootfs.FS, error) {
 		}
 	}
 	return f, nil
+}
+
+// ModulesDir is where /init looks for the modules to load, in name order.
+const ModulesDir = "/lib/modules/memlab"
+
+// AppendModules writes out: the initramfs base followed by a second cpio
+// archive holding the given module files in ModulesDir, numbered in the
+// order given, which is the order /init loads them in (a module before the
+// modules that use its symbols). The kernel unpacks concatenated archives
+// in turn. Every kernel shares the base; only a kernel with modules to load
+// gets its own copy.
+func AppendModules(base string, modules []string, out string) error {
+	f := rootfs.New()
+	for i, m := range modules {
+		if err := f.Copy(fmt.Sprintf("%s/%02d-%s", ModulesDir, i+1, filepath.Base(m)), m); err != nil {
+			return err
+		}
+	}
+	in, err := os.Open(base)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	w, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(w, in)
+	if err == nil {
+		_, err = f.WriteCpio(w)
+	}
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(out)
+	}
+	return err
 }
 
 func guestConf(cfg Config) string {

@@ -8,7 +8,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -187,5 +189,37 @@ func TestAssemble(t *testing.T) {
 	}
 	if _, err := Assemble(Config{Suites: []Suite{{Name: "../x", Binary: "guest_test.go"}}}); err == nil {
 		t.Error("a suite name with .. was accepted")
+	}
+}
+
+func TestAppendModules(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "initrd.cpio")
+	os.WriteFile(base, []byte("BASE-ARCHIVE"), 0o644)
+	ko := filepath.Join(dir, "virtio-rng.ko")
+	os.WriteFile(ko, []byte("\x7fELF module"), 0o644)
+	ring := filepath.Join(dir, "virtio_ring.ko")
+	os.WriteFile(ring, []byte("\x7fELF ring"), 0o644)
+	out := filepath.Join(dir, "initrd-x.cpio")
+	if err := AppendModules(base, []string{ring, ko}, out); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(out)
+	rest, ok := bytes.CutPrefix(b, []byte("BASE-ARCHIVE"))
+	if !ok || !bytes.HasPrefix(rest, []byte("070701")) {
+		t.Fatalf("want the base then a newc archive: %q", b[:min(len(b), 40)])
+	}
+	// Numbered in the order given: /init loads them in name order.
+	for _, want := range []string{"lib/modules/memlab/01-virtio_ring.ko\x00", "lib/modules/memlab/02-virtio-rng.ko\x00", "\x7fELF module", "TRAILER!!!"} {
+		if !bytes.Contains(rest, []byte(want)) {
+			t.Errorf("the appended archive lacks %q", want)
+		}
+	}
+	os.Remove(out)
+	if err := AppendModules(base, []string{filepath.Join(dir, "none.ko")}, out); err == nil {
+		t.Error("a missing module gave no error")
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a failed append left its file")
 	}
 }

@@ -13,6 +13,20 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mkdir -p /tmp /out /run /root
 echo "MEMLAB-BOOTED $(cut -d' ' -f1 /proc/uptime) $(uname -r)"
 
+# The modules the host appended for this kernel (its hardware RNG's driver,
+# where the kernel has it as a module and waits for entropy), in file order.
+modules=
+for ko in /lib/modules/memlab/*.ko; do
+	[ -e "$ko" ] || continue
+	if err=$(insmod "$ko" 2>&1); then
+		modules="$modules ${ko##*/}"
+	else
+		echo "MEMLAB-MODULE-FAILED ${ko##*/}: $err"
+	fi
+done
+rng=$(cat /sys/class/misc/hw_random/rng_current 2>/dev/null)
+echo "MEMLAB-RNG ${rng:-none} entropy_avail $(cat /proc/sys/kernel/random/entropy_avail)"
+
 SUITE_TIMEOUT=300
 LABEL_FILTER=
 # shellcheck source=/dev/null  # written by labs/matrix/guest at assembly
@@ -63,6 +77,8 @@ esac
 	echo "--- /proc/cgroups"; cat /proc/cgroups
 	echo "--- cgroup mounts"; grep cgroup /proc/self/mountinfo
 	[ -r /sys/fs/cgroup/cgroup.controllers ] && echo "--- cgroup.controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+	echo "--- entropy: hw_random ${rng:-none}, modules loaded:${modules:- none}, entropy_avail $(cat /proc/sys/kernel/random/entropy_avail)"
+	dmesg 2>/dev/null | grep -i -e 'random:' -e virtio_rng -e hwrng
 	echo "--- meminfo"; head -n 3 /proc/meminfo
 } > /out/env.txt 2>&1
 

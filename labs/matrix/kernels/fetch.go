@@ -18,11 +18,14 @@ import (
 // outside the repository on purpose and survives between runs.
 const DefaultCacheDir = "/var/cache/memlab/kernels"
 
-// DefaultMirror and DefaultKeyring are Debian's archive as the host's own
-// apt configuration reaches it; the private configuration only names them.
+// The archives as the host's own apt configuration would reach them; the
+// private configuration only names them. Ubuntu's keyring is installed on
+// Ubuntu (package ubuntu-keyring); elsewhere give a copy of it.
 const (
-	DefaultMirror  = "http://deb.debian.org/debian"
-	DefaultKeyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
+	DefaultMirror        = "http://deb.debian.org/debian"
+	DefaultKeyring       = "/usr/share/keyrings/debian-archive-keyring.gpg"
+	DefaultUbuntuMirror  = "http://archive.ubuntu.com/ubuntu"
+	DefaultUbuntuKeyring = "/usr/share/keyrings/ubuntu-archive-keyring.gpg"
 )
 
 // Kernel is a kernel image ready to boot.
@@ -31,20 +34,29 @@ type Kernel struct {
 	Image   string `json:"image"`             // vmlinuz / bzImage to pass to -kernel
 	Config  string `json:"config,omitempty"`  // its /boot/config-*, when known
 	Release string `json:"release"`           // uname -r
-	Version string `json:"version,omitempty"` // the Debian package version
+	Version string `json:"version,omitempty"` // the package version
 	Binary  string `json:"binary_package,omitempty"`
-	Fetched bool   `json:"-"` // this run downloaded it
+	// Modules are loaded by the guest, in this order, before anything else:
+	// the driver of the guest's hardware RNG where the kernel has it as a
+	// module and needs it (see RNGModules).
+	Modules []string `json:"modules,omitempty"`
+	Fetched bool     `json:"-"` // this run downloaded it
+	// Missing says why a kernel image the list names is not on this
+	// machine; such a kernel's cells are skipped, not failed.
+	Missing string `json:"-"`
 }
 
-// Cache fetches Debian kernels into Dir through apt-get with an apt
-// configuration of its own (sources.list, lists, archives and status in
-// Dir/.apt-SUITE-*, removed once the kernel is cached): the machine's apt
+// Cache fetches Debian's and Ubuntu's kernels into Dir through apt-get with
+// an apt configuration of its own (sources.list, lists, archives and status
+// in Dir/.apt-SUITE-*, removed once the kernel is cached): the machine's apt
 // sources and state are never read or written. A cached kernel is
-// Dir/debian/SUITE/PACKAGE/{vmlinuz,config,kernel.json}.
+// Dir/ARCHIVE/SUITE/PACKAGE/{vmlinuz,config,modules/,kernel.json}.
 type Cache struct {
-	Dir     string
-	Mirror  string // default DefaultMirror
-	Keyring string // default DefaultKeyring
+	Dir           string
+	Mirror        string // Debian's archive; default DefaultMirror
+	Keyring       string // default DefaultKeyring
+	UbuntuMirror  string // Ubuntu's archive; default DefaultUbuntuMirror
+	UbuntuKeyring string // default DefaultUbuntuKeyring
 	// Refresh re-reads the archive and fetches a newer package if there is one;
 	// otherwise a cached kernel is used without any network access.
 	Refresh bool
@@ -57,12 +69,14 @@ func (c *Cache) logf(format string, a ...any) {
 	}
 }
 
+func (c *Cache) dir(s Source) string { return filepath.Join(c.Dir, s.Archive, s.Suite, s.Package) }
+
 // Get returns the kernel a source names, fetching it if the cache lacks it.
 func (c *Cache) Get(ctx context.Context, s Source) (Kernel, error) {
 	if s.Path != "" {
 		return Local(s)
 	}
-	dir := filepath.Join(c.Dir, "debian", s.Suite, s.Package)
+	dir := c.dir(s)
 	if !c.Refresh {
 		if k, err := loadCached(dir, s); err == nil {
 			return k, nil
@@ -85,12 +99,12 @@ func (c *Cache) Get(ctx context.Context, s Source) (Kernel, error) {
 }
 
 // Cached returns the kernel a source names without fetching anything: a
-// path the user brought, or a Debian kernel already in the cache.
+// path the user brought, or an archive's kernel already in the cache.
 func (c *Cache) Cached(s Source) (Kernel, error) {
 	if s.Path != "" {
 		return Local(s)
 	}
-	return loadCached(filepath.Join(c.Dir, "debian", s.Suite, s.Package), s)
+	return loadCached(c.dir(s), s)
 }
 
 func loadCached(dir string, s Source) (Kernel, error) {
@@ -102,15 +116,26 @@ func loadCached(dir string, s Source) (Kernel, error) {
 	if err := json.Unmarshal(b, &k); err != nil {
 		return k, err
 	}
-	if _, err := os.Stat(k.Image); err != nil {
-		return k, err
+	for _, f := range append([]string{k.Image}, k.Modules...) {
+		if _, err := os.Stat(f); err != nil {
+			return k, err
+		}
 	}
-	k.Name = s.Name // the list may name it differently from the run that fetched it
+	k.Source = s // the list may name it differently from the run that fetched it
 	return k, nil
 }
 
+// companions are the packages that may hold what an Ubuntu kernel's image
+// package lacks: since bionic's later kernels its config and modules are in
+// linux-modules-RELEASE (the rest in linux-modules-extra-RELEASE); xenial
+// kept the modules a server rarely needs in linux-image-extra-RELEASE.
+// Debian's linux-image packages hold all of it.
+func companions(release string) []string {
+	return []string{"linux-modules-" + release, "linux-modules-extra-" + release, "linux-image-extra-" + release}
+}
+
 func (c *Cache) fetch(ctx context.Context, s Source, dir string) (Kernel, error) {
-	apt, err := c.privateApt(s.Suite)
+	apt, err := c.privateApt(s)
 	if err != nil {
 		return Kernel{}, err
 	}
@@ -135,20 +160,9 @@ func (c *Cache) fetch(ctx context.Context, s Source, dir string) (Kernel, error)
 		return Kernel{}, err
 	}
 	defer os.RemoveAll(tmp)
-	c.logf("kernel %s: apt-get download %s", s.Name, pkg)
-	if _, err := apt.run(ctx, tmp, "apt-get", "-q", "download", pkg); err != nil {
-		return Kernel{}, err
-	}
-	debs, _ := filepath.Glob(filepath.Join(tmp, "*.deb"))
-	if len(debs) != 1 {
-		return Kernel{}, fmt.Errorf("kernel %s: apt-get download %s left %d .deb files", s.Name, pkg, len(debs))
-	}
-	version, err := output(ctx, "", nil, "dpkg-deb", "-f", debs[0], "Version")
-	if err != nil {
-		return Kernel{}, err
-	}
 	tree := filepath.Join(tmp, "tree")
-	if _, err := output(ctx, "", nil, "dpkg-deb", "-x", debs[0], tree); err != nil {
+	version, err := c.unpack(ctx, apt, s, pkg, tmp, tree)
+	if err != nil {
 		return Kernel{}, err
 	}
 	images, _ := filepath.Glob(filepath.Join(tree, "boot", "vmlinuz-*"))
@@ -156,17 +170,64 @@ func (c *Cache) fetch(ctx context.Context, s Source, dir string) (Kernel, error)
 		return Kernel{}, fmt.Errorf("kernel %s: %s holds %d /boot/vmlinuz-* files, want 1", s.Name, pkg, len(images))
 	}
 	release := strings.TrimPrefix(filepath.Base(images[0]), "vmlinuz-")
+	config := filepath.Join(tree, "boot", "config-"+release)
+	modules := filepath.Join(tree, "lib", "modules", release)
+
+	// Take from the companion packages what the image package lacks: the
+	// config, and the modules the guest must load.
+	complete := func() bool {
+		cfg, err := readConfig(config)
+		if err != nil {
+			return false
+		}
+		want := RNGModules(release, cfg)
+		if len(want) == 0 {
+			return true
+		}
+		_, err = LoadOrder(modules, want)
+		return err == nil
+	}
+	for _, comp := range companions(release) {
+		if complete() {
+			break
+		}
+		if !apt.has(ctx, comp) {
+			continue
+		}
+		if _, err := c.unpack(ctx, apt, s, comp, tmp, tree); err != nil {
+			return Kernel{}, err
+		}
+	}
+	var load []string
+	if cfg, err := readConfig(config); err != nil {
+		c.logf("kernel %s: no /boot/config-%s in %s or the packages beside it", s.Name, release, pkg)
+	} else if want := RNGModules(release, cfg); len(want) > 0 {
+		if load, err = LoadOrder(modules, want); err != nil {
+			c.logf("kernel %s: the guest's hardware RNG will have no driver: %v", s.Name, err)
+		}
+	}
+
 	out := filepath.Join(tmp, "out")
-	if err := os.Mkdir(out, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(out, "modules"), 0o755); err != nil {
 		return Kernel{}, err
 	}
 	if err := os.Rename(images[0], filepath.Join(out, "vmlinuz")); err != nil {
 		return Kernel{}, err
 	}
 	k := Kernel{Source: s, Image: filepath.Join(dir, "vmlinuz"), Release: release,
-		Version: strings.TrimSpace(version), Binary: pkg, Fetched: true}
-	if err := os.Rename(filepath.Join(tree, "boot", "config-"+release), filepath.Join(out, "config")); err == nil {
+		Version: version, Binary: pkg, Fetched: true}
+	if err := os.Rename(config, filepath.Join(out, "config")); err == nil {
 		k.Config = filepath.Join(dir, "config")
+	}
+	for _, m := range load {
+		name := filepath.Base(m)
+		if err := os.Rename(m, filepath.Join(out, "modules", name)); err != nil {
+			return Kernel{}, err
+		}
+		k.Modules = append(k.Modules, filepath.Join(dir, "modules", name))
+	}
+	if len(load) > 0 {
+		c.logf("kernel %s: the guest loads %s for its hardware RNG", s.Name, strings.Join(moduleNames(load), ", "))
 	}
 	b, _ := json.MarshalIndent(k, "", "  ")
 	if err := os.WriteFile(filepath.Join(out, "kernel.json"), append(b, '\n'), 0o644); err != nil {
@@ -180,6 +241,41 @@ func (c *Cache) fetch(ctx context.Context, s Source, dir string) (Kernel, error)
 	}
 	c.logf("kernel %s: %s %s (%s) cached in %s", s.Name, pkg, k.Version, release, dir)
 	return k, nil
+}
+
+// unpack downloads one package into dir and extracts it into tree; it
+// returns the package's version.
+func (c *Cache) unpack(ctx context.Context, apt privateApt, s Source, pkg, dir, tree string) (string, error) {
+	dl, err := os.MkdirTemp(dir, "deb-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dl)
+	c.logf("kernel %s: apt-get download %s", s.Name, pkg)
+	if _, err := apt.run(ctx, dl, "apt-get", "-q", "download", pkg); err != nil {
+		return "", err
+	}
+	debs, _ := filepath.Glob(filepath.Join(dl, "*.deb"))
+	if len(debs) != 1 {
+		return "", fmt.Errorf("kernel %s: apt-get download %s left %d .deb files", s.Name, pkg, len(debs))
+	}
+	version, err := output(ctx, "", nil, "dpkg-deb", "-f", debs[0], "Version")
+	if err != nil {
+		return "", err
+	}
+	if _, err := output(ctx, "", nil, "dpkg-deb", "-x", debs[0], tree); err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(version), nil
+}
+
+func readConfig(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ParseConfig(f)
 }
 
 // Local describes a kernel image the user brought; its config is read from
@@ -251,37 +347,66 @@ type privateApt struct {
 	dir, conf string
 }
 
-func (c *Cache) privateApt(suite string) (privateApt, error) {
-	mirror, keyring := c.Mirror, c.Keyring
+// sourcesList is the apt sources a source is fetched from: Debian's suite
+// alone (its kernel updates arrive with point releases), Ubuntu's suite
+// with its -updates and -security pockets (a release pocket keeps the
+// kernel the release shipped: xenial's is 4.4.0-21).
+func (c *Cache) sourcesList(s Source) (string, error) {
+	mirror, keyring, pockets := c.Mirror, c.Keyring, []string{""}
+	def := [2]string{DefaultMirror, DefaultKeyring}
+	remedy := "install debian-archive-keyring"
+	switch s.Archive {
+	case Debian:
+	case Ubuntu:
+		mirror, keyring, pockets = c.UbuntuMirror, c.UbuntuKeyring, []string{"", "-updates", "-security"}
+		def = [2]string{DefaultUbuntuMirror, DefaultUbuntuKeyring}
+		remedy = "give a copy of it with --ubuntu-keyring; docs/kernels.md says where to find one"
+	default:
+		return "", fmt.Errorf("kernel %s: no archive %q", s.Name, s.Archive)
+	}
 	if mirror == "" {
-		mirror = DefaultMirror
+		mirror = def[0]
 	}
 	if keyring == "" {
-		keyring = DefaultKeyring
+		keyring = def[1]
+	}
+	if _, err := os.Stat(keyring); err != nil {
+		return "", fmt.Errorf("kernel %s: %s's archive keyring: %w (%s)", s.Name, s.Archive, err, remedy)
+	}
+	var b strings.Builder
+	for _, p := range pockets {
+		fmt.Fprintf(&b, "deb [signed-by=%s] %s %s%s main\n", keyring, mirror, s.Suite, p)
+	}
+	return b.String(), nil
+}
+
+func (c *Cache) privateApt(s Source) (privateApt, error) {
+	sources, err := c.sourcesList(s)
+	if err != nil {
+		return privateApt{}, err
 	}
 	root, err := filepath.Abs(c.Dir)
 	if err != nil {
 		return privateApt{}, err
 	}
-	dir, err := os.MkdirTemp(root, ".apt-"+suite+"-")
+	dir, err := os.MkdirTemp(root, ".apt-"+s.Suite+"-")
 	if err != nil {
 		return privateApt{}, err
 	}
-	if err := writeAptConfig(dir, suite, mirror, keyring); err != nil {
+	if err := writeAptConfig(dir, s.Archive+":"+s.Suite, sources); err != nil {
 		os.RemoveAll(dir)
 		return privateApt{}, err
 	}
 	return privateApt{dir: dir, conf: filepath.Join(dir, "apt.conf")}, nil
 }
 
-func writeAptConfig(dir, suite, mirror, keyring string) error {
+func writeAptConfig(dir, what, sources string) error {
 	for _, d := range []string{"etc/apt.conf.d", "etc/sources.list.d", "etc/preferences.d",
 		"etc/trusted.gpg.d", "state/lists/partial", "cache/archives/partial", "log"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return err
 		}
 	}
-	sources := fmt.Sprintf("deb [signed-by=%s] %s %s main\n", keyring, mirror, suite)
 	conf := fmt.Sprintf(`// memlab's private apt configuration for %[2]s: nothing of the machine's apt is used.
 Dir::Etc "%[1]s/etc";
 Dir::Etc::main "%[1]s/etc/apt.conf";
@@ -301,7 +426,7 @@ APT::Architectures { "amd64"; };
 APT::Sandbox::User "root";
 Acquire::Languages "none";
 Acquire::Retries "2";
-`, dir, suite)
+`, dir, what)
 	for name, text := range map[string]string{"etc/sources.list": sources, "apt.conf": conf} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 			return err
@@ -312,6 +437,12 @@ Acquire::Retries "2";
 
 func (a privateApt) run(ctx context.Context, cwd string, name string, args ...string) (string, error) {
 	return output(ctx, cwd, []string{"APT_CONFIG=" + a.conf}, name, args...)
+}
+
+// has reports whether the archive knows a package.
+func (a privateApt) has(ctx context.Context, pkg string) bool {
+	out, err := a.run(ctx, "", "apt-cache", "show", "--no-all-versions", pkg)
+	return err == nil && strings.Contains(out, "Package: "+pkg)
 }
 
 // resolve follows a metapackage (linux-image-cloud-amd64) to the package

@@ -14,15 +14,19 @@ bullseye  debian:bullseye
 old       debian:bookworm/linux-image-6.1.0-9-cloud-amd64   # pinned
 debian:trixie
 xenial    /srv/vmlinuz-4.4.0-117-generic
+ubuntu:jammy
+u16       ubuntu:xenial/linux-image-virtual
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []Source{
-		{Name: "bullseye", Suite: "bullseye", Package: DefaultPackage},
-		{Name: "old", Suite: "bookworm", Package: "linux-image-6.1.0-9-cloud-amd64"},
-		{Name: "trixie", Suite: "trixie", Package: DefaultPackage},
+		{Name: "bullseye", Archive: Debian, Suite: "bullseye", Package: DefaultPackage},
+		{Name: "old", Archive: Debian, Suite: "bookworm", Package: "linux-image-6.1.0-9-cloud-amd64"},
+		{Name: "trixie", Archive: Debian, Suite: "trixie", Package: DefaultPackage},
 		{Name: "xenial", Path: "/srv/vmlinuz-4.4.0-117-generic"},
+		{Name: "jammy", Archive: Ubuntu, Suite: "jammy", Package: DefaultUbuntuPackage},
+		{Name: "u16", Archive: Ubuntu, Suite: "xenial", Package: "linux-image-virtual"},
 	}
 	if len(srcs) != len(want) {
 		t.Fatalf("%+v", srcs)
@@ -36,6 +40,23 @@ xenial    /srv/vmlinuz-4.4.0-117-generic
 		if _, err := ParseList(strings.NewReader(bad)); !errors.Is(err, ErrBadList) {
 			t.Errorf("%q: err %v", bad, err)
 		}
+	}
+}
+
+func TestLoadListResolvesPathsFromTheList(t *testing.T) {
+	dir := t.TempDir()
+	list := filepath.Join(dir, "fixtures", "kernels.txt")
+	os.MkdirAll(filepath.Dir(list), 0o755)
+	os.WriteFile(list, []byte("linux44 ../../shared/kernels/linux-4.4/bzImage\nabs /k/bzImage\nbookworm debian:bookworm\n"), 0o644)
+	srcs, err := LoadList(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(filepath.Dir(dir), "shared", "kernels", "linux-4.4", "bzImage"); srcs[0].Path != want {
+		t.Errorf("relative path %q, want %q (relative to the list)", srcs[0].Path, want)
+	}
+	if srcs[1].Path != "/k/bzImage" || srcs[2].Path != "" {
+		t.Errorf("%+v", srcs)
 	}
 }
 
@@ -112,8 +133,24 @@ func TestLoadCachedNeedsNoNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &Cache{Dir: dir, Mirror: "http://127.0.0.1:1/nowhere"}
-	k, err := c.Get(t.Context(), Source{Name: "bw", Suite: "bookworm", Package: DefaultPackage})
+	k, err := c.Get(t.Context(), Source{Name: "bw", Archive: Debian, Suite: "bookworm", Package: DefaultPackage})
 	if err != nil || k.Release != "6.1.0-50-cloud-amd64" || k.Name != "bw" || k.Fetched {
 		t.Fatalf("%+v %v", k, err)
+	}
+}
+
+func TestParseVersion(t *testing.T) {
+	for release, want := range map[string]string{
+		"4.4.178-memlab": "4.4", "6.1.0-50-cloud-amd64": "6.1", "6.12.117+deb13-cloud-amd64": "6.12",
+		"4.15.0-213-generic": "4.15", "5.4": "5.4", "unknown": "", "": "", "x.1": "", "4.x": "",
+	} {
+		v, ok := ParseVersion(release)
+		if got := map[bool]string{true: v.String(), false: ""}[ok]; got != want {
+			t.Errorf("%q: %q, want %q", release, got, want)
+		}
+	}
+	v, _ := ParseVersion("4.4.178")
+	if !v.Before(4, 5) || v.Before(4, 4) || !v.Before(5, 0) || v.Before(3, 19) {
+		t.Errorf("4.4 Before is wrong")
 	}
 }

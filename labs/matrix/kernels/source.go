@@ -1,6 +1,7 @@
 // Package kernels finds the kernel images the matrix boots: Debian's cloud
-// kernels, fetched once through a private apt configuration and cached
-// outside the repository, or any vmlinuz/bzImage the user brings.
+// kernels and Ubuntu's generic ones, fetched once through a private apt
+// configuration and cached outside the repository, or any vmlinuz/bzImage
+// the user brings.
 package kernels
 
 import (
@@ -17,16 +18,28 @@ import (
 // ErrBadList is a kernel list or KERNELS entry memlab cannot read.
 var ErrBadList = errors.New("bad kernel list")
 
+// The archives a kernel package can come from.
+const (
+	Debian = "debian"
+	Ubuntu = "ubuntu"
+)
+
 // DefaultPackage is the metapackage a debian: source fetches when it names
 // no package: Debian's cloud flavour, small and built for virtual machines.
 const DefaultPackage = "linux-image-cloud-amd64"
+
+// DefaultUbuntuPackage is the metapackage an ubuntu: source fetches when it
+// names no package: the generic kernel, what an Ubuntu server runs (Ubuntu
+// 16.04, the article's, ran 4.4.0-*-generic).
+const DefaultUbuntuPackage = "linux-image-generic"
 
 // Source is one line of the kernel list: a name for the matrix's columns and
 // where the image comes from.
 type Source struct {
 	Name    string `json:"name"`
-	Suite   string `json:"debian_suite,omitempty"` // bookworm, bullseye, trixie...
-	Package string `json:"debian_package,omitempty"`
+	Archive string `json:"archive,omitempty"` // Debian or Ubuntu: a package of that archive
+	Suite   string `json:"suite,omitempty"`   // bookworm, trixie, xenial, jammy...
+	Package string `json:"package,omitempty"`
 	Path    string `json:"path,omitempty"` // a kernel image the user brings
 }
 
@@ -34,14 +47,15 @@ func (s Source) String() string {
 	if s.Path != "" {
 		return s.Path
 	}
-	return "debian:" + s.Suite + "/" + s.Package
+	return s.Archive + ":" + s.Suite + "/" + s.Package
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
 
-// ParseEntry reads one entry: "[NAME=]debian:SUITE[/PACKAGE]" or
-// "[NAME=]PATH". Without a name, a Debian source is named after its suite
-// and a path after its file (vmlinuz-6.1.0-x → 6.1.0-x).
+// ParseEntry reads one entry: "[NAME=]debian:SUITE[/PACKAGE]",
+// "[NAME=]ubuntu:SUITE[/PACKAGE]" or "[NAME=]PATH". Without a name, an
+// archive's kernel is named after its suite and a path after its file
+// (vmlinuz-6.1.0-x → 6.1.0-x).
 func ParseEntry(entry string) (Source, error) {
 	entry = strings.TrimSpace(entry)
 	var s Source
@@ -51,17 +65,23 @@ func ParseEntry(entry string) (Source, error) {
 	if entry == "" {
 		return s, fmt.Errorf("%w: empty kernel source", ErrBadList)
 	}
-	if rest, ok := strings.CutPrefix(entry, "debian:"); ok {
+	archive, rest, isArchive := strings.Cut(entry, ":")
+	if isArchive && (archive == Debian || archive == Ubuntu) {
+		s.Archive = archive
+		def := DefaultPackage
+		if archive == Ubuntu {
+			def = DefaultUbuntuPackage
+		}
 		s.Suite, s.Package, _ = strings.Cut(rest, "/")
 		if s.Package == "" {
-			s.Package = DefaultPackage
+			s.Package = def
 		}
 		if !nameRE.MatchString(s.Suite) || !nameRE.MatchString(s.Package) {
-			return s, fmt.Errorf("%w: %q: want debian:SUITE[/PACKAGE]", ErrBadList, entry)
+			return s, fmt.Errorf("%w: %q: want %s:SUITE[/PACKAGE]", ErrBadList, entry, archive)
 		}
 		if s.Name == "" {
 			s.Name = s.Suite
-			if s.Package != DefaultPackage {
+			if s.Package != def {
 				s.Name += "-" + s.Package
 			}
 		}
@@ -140,7 +160,22 @@ func ParseEntries(list string) ([]Source, error) {
 	return out, nil
 }
 
-// LoadList reads a kernel list file.
+// ResolvePaths makes the relative image paths of a list relative to dir,
+// the list's own directory: a list names images beside it, wherever memlab
+// runs from.
+func ResolvePaths(srcs []Source, dir string) []Source {
+	out := make([]Source, len(srcs))
+	for i, s := range srcs {
+		if s.Path != "" && !filepath.IsAbs(s.Path) {
+			s.Path = filepath.Join(dir, s.Path)
+		}
+		out[i] = s
+	}
+	return out
+}
+
+// LoadList reads a kernel list file; relative image paths in it are
+// relative to the file.
 func LoadList(path string) ([]Source, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -154,5 +189,5 @@ func LoadList(path string) ([]Source, error) {
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%w: %s lists no kernels", ErrBadList, path)
 	}
-	return out, nil
+	return ResolvePaths(out, filepath.Dir(path)), nil
 }

@@ -64,6 +64,11 @@ func (g Guest) Args() []string {
 		"-machine", "q35,accel=" + accel, "-cpu", cpu, "-smp", "1", "-m", fmt.Sprintf("%dM", mem),
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-kernel", g.Kernel, "-initrd", g.Initrd, "-append", g.Append,
+		// A hardware RNG: a guest has no disk, network or input whose
+		// interrupts feed the kernel's entropy pool, and before 5.4
+		// getrandom(2) waits for that pool (minutes on 4.4). Kernels with
+		// the driver built in (or loaded from the initramfs) use it at once.
+		"-device", "virtio-rng-pci",
 		"-chardev", "file,id=console,path=" + optEscape(filepath.Join(g.Dir, "console.log")),
 		"-serial", "chardev:console",
 		"-chardev", "file,id=handback,path=" + optEscape(filepath.Join(g.Dir, "handback.txt")),

@@ -9,7 +9,7 @@ func TestArgs(t *testing.T) {
 	g := Guest{Kernel: "/k/vmlinuz", Initrd: "/i.gz", Append: "console=ttyS0 panic=-1", Accel: "tcg", Dir: "/tmp/a,b"}
 	args := strings.Join(g.Args(), " ")
 	for _, want := range []string{"-machine q35,accel=tcg", "-cpu max", "-smp 1", "-m 768M", "-no-reboot",
-		"-display none", "-kernel /k/vmlinuz", "-initrd /i.gz",
+		"-display none", "-kernel /k/vmlinuz", "-initrd /i.gz", "-device virtio-rng-pci",
 		"file,id=console,path=/tmp/a,,b/console.log", "file,id=handback,path=/tmp/a,,b/handback.txt"} {
 		if !strings.Contains(args, want) {
 			t.Errorf("args lack %q: %s", want, args)
