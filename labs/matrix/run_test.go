@@ -522,9 +522,10 @@ func TestPlanSkipsCgroup2BeforeItsKernel(t *testing.T) {
 func TestKernelsWithModulesGetTheirOwnInitramfs(t *testing.T) {
 	work := t.TempDir()
 	shared := filepath.Join(work, "initrd.cpio")
-	os.WriteFile(shared, []byte("SHARED"), 0o644)
 	ko := filepath.Join(t.TempDir(), "01-virtio-rng.ko")
-	os.WriteFile(ko, []byte("module"), 0o644)
+	if err := errors.Join(os.WriteFile(shared, []byte("SHARED"), 0o644), os.WriteFile(ko, []byte("module"), 0o644)); err != nil {
+		t.Fatal(err)
+	}
 	xenial := kernels.Kernel{Source: kernels.Source{Name: "xenial"}, Release: "4.4.0-210-generic", Modules: []string{ko}}
 	plain := kernels.Kernel{Source: kernels.Source{Name: "bookworm"}, Release: "6.1.0-50-cloud-amd64"}
 	cells := Plan([]kernels.Kernel{xenial, plain}, guest.Modes)

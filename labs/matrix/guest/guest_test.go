@@ -195,11 +195,13 @@ func TestAssemble(t *testing.T) {
 func TestAppendModules(t *testing.T) {
 	dir := t.TempDir()
 	base := filepath.Join(dir, "initrd.cpio")
-	os.WriteFile(base, []byte("BASE-ARCHIVE"), 0o644)
 	ko := filepath.Join(dir, "virtio-rng.ko")
-	os.WriteFile(ko, []byte("\x7fELF module"), 0o644)
 	ring := filepath.Join(dir, "virtio_ring.ko")
-	os.WriteFile(ring, []byte("\x7fELF ring"), 0o644)
+	if err := errors.Join(os.WriteFile(base, []byte("BASE-ARCHIVE"), 0o644),
+		os.WriteFile(ko, []byte("\x7fELF module"), 0o644),
+		os.WriteFile(ring, []byte("\x7fELF ring"), 0o644)); err != nil {
+		t.Fatal(err)
+	}
 	out := filepath.Join(dir, "initrd-x.cpio")
 	if err := AppendModules(base, []string{ring, ko}, out); err != nil {
 		t.Fatal(err)

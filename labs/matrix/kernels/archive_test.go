@@ -28,35 +28,36 @@ func fakeModule(name, depends string) []byte {
 	shoff := (strOff + uint64(len(shstrtab)) + 7) &^ 7
 	var b bytes.Buffer
 	le := binary.LittleEndian
+	// Writes to a bytes.Buffer cannot fail: their errors are dropped below.
 	b.Write([]byte{0x7f, 'E', 'L', 'F', 2, 1, 1, 0})
 	b.Write(make([]byte, 8))
-	binary.Write(&b, le, uint16(1))  // ET_REL
-	binary.Write(&b, le, uint16(62)) // EM_X86_64
-	binary.Write(&b, le, uint32(1))
-	binary.Write(&b, le, uint64(0)) // entry
-	binary.Write(&b, le, uint64(0)) // phoff
-	binary.Write(&b, le, shoff)
-	binary.Write(&b, le, uint32(0))
-	binary.Write(&b, le, uint16(ehsize))
-	binary.Write(&b, le, uint16(0)) // phentsize
-	binary.Write(&b, le, uint16(0)) // phnum
-	binary.Write(&b, le, uint16(shentsize))
-	binary.Write(&b, le, uint16(3)) // shnum
-	binary.Write(&b, le, uint16(2)) // shstrndx
+	_ = binary.Write(&b, le, uint16(1))  // ET_REL
+	_ = binary.Write(&b, le, uint16(62)) // EM_X86_64
+	_ = binary.Write(&b, le, uint32(1))
+	_ = binary.Write(&b, le, uint64(0)) // entry
+	_ = binary.Write(&b, le, uint64(0)) // phoff
+	_ = binary.Write(&b, le, shoff)
+	_ = binary.Write(&b, le, uint32(0))
+	_ = binary.Write(&b, le, uint16(ehsize))
+	_ = binary.Write(&b, le, uint16(0)) // phentsize
+	_ = binary.Write(&b, le, uint16(0)) // phnum
+	_ = binary.Write(&b, le, uint16(shentsize))
+	_ = binary.Write(&b, le, uint16(3)) // shnum
+	_ = binary.Write(&b, le, uint16(2)) // shstrndx
 	b.Write(modinfo)
 	b.Write(shstrtab)
 	b.Write(make([]byte, int(shoff)-b.Len()))
 	section := func(name, typ uint32, off, size uint64) {
-		binary.Write(&b, le, name)
-		binary.Write(&b, le, typ)
-		binary.Write(&b, le, uint64(0)) // flags
-		binary.Write(&b, le, uint64(0)) // addr
-		binary.Write(&b, le, off)
-		binary.Write(&b, le, size)
-		binary.Write(&b, le, uint32(0)) // link
-		binary.Write(&b, le, uint32(0)) // info
-		binary.Write(&b, le, uint64(1)) // addralign
-		binary.Write(&b, le, uint64(0)) // entsize
+		_ = binary.Write(&b, le, name)
+		_ = binary.Write(&b, le, typ)
+		_ = binary.Write(&b, le, uint64(0)) // flags
+		_ = binary.Write(&b, le, uint64(0)) // addr
+		_ = binary.Write(&b, le, off)
+		_ = binary.Write(&b, le, size)
+		_ = binary.Write(&b, le, uint32(0)) // link
+		_ = binary.Write(&b, le, uint32(0)) // info
+		_ = binary.Write(&b, le, uint64(1)) // addralign
+		_ = binary.Write(&b, le, uint64(0)) // entsize
 	}
 	section(0, 0, 0, 0)
 	section(1, 1, infoOff, uint64(len(modinfo)))  // .modinfo, PROGBITS

@@ -46,8 +46,10 @@ u16       ubuntu:xenial/linux-image-virtual
 func TestLoadListResolvesPathsFromTheList(t *testing.T) {
 	dir := t.TempDir()
 	list := filepath.Join(dir, "fixtures", "kernels.txt")
-	os.MkdirAll(filepath.Dir(list), 0o755)
-	os.WriteFile(list, []byte("linux44 ../../shared/kernels/linux-4.4/bzImage\nabs /k/bzImage\nbookworm debian:bookworm\n"), 0o644)
+	if err := errors.Join(os.MkdirAll(filepath.Dir(list), 0o755),
+		os.WriteFile(list, []byte("linux44 ../../shared/kernels/linux-4.4/bzImage\nabs /k/bzImage\nbookworm debian:bookworm\n"), 0o644)); err != nil {
+		t.Fatal(err)
+	}
 	srcs, err := LoadList(list)
 	if err != nil {
 		t.Fatal(err)
