@@ -88,7 +88,7 @@ var _ = claim.Describe("G5", func(m claim.Mode) string {
 	l := m.Lab()
 	v := claim.Kernel()
 	survived, killed := 0, 0
-	var closest *held    // the survivor with the least to spare
+	var closest *held   // the survivor with the least to spare
 	var footprint int64 // the group's own usage just before stress started, the most of any run
 	var workerPTE int64
 	for i := range g5Runs {
