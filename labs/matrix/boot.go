@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/memlab/memlab/labs/kernel/release"
 	"github.com/memlab/memlab/labs/matrix/guest"
 	"github.com/memlab/memlab/labs/matrix/kernels"
 	"github.com/memlab/memlab/labs/matrix/qemu"
@@ -54,8 +55,8 @@ func skipBeforeBoot(k kernels.Kernel, mode string) string {
 	if k.Missing != "" {
 		return "the kernel image is absent: " + k.Missing
 	}
-	if v, ok := kernels.ParseVersion(k.Release); ok && mode == guest.V2 && v.Before(4, 5) {
-		return fmt.Sprintf("no cgroup2 before 4.5 (this kernel is %s)", k.Release)
+	if v, err := release.Parse(k.Release); err == nil && mode == guest.V2 && !v.Has(release.CgroupV2Memory) {
+		return fmt.Sprintf("no cgroup2 memory controller before %s (this kernel is %s)", release.FloorOf(release.CgroupV2Memory).Since(), k.Release)
 	}
 	return ""
 }

@@ -502,7 +502,7 @@ func TestPlanSkipsCgroup2BeforeItsKernel(t *testing.T) {
 		skips[c.ID()] = c.Skip
 	}
 	want := map[string]string{
-		"a/v1": "", "a/v2": "no cgroup2 before 4.5 (this kernel is 4.4.178-memlab)",
+		"a/v1": "", "a/v2": "no cgroup2 memory controller before 4.5 (this kernel is 4.4.178-memlab)",
 		"b/v1": "", "b/v2": "", "c/v1": "", "c/v2": "", // unknown: the guest finds out
 		"d/v1": "the kernel image is absent: /x does not exist", "d/v2": "the kernel image is absent: /x does not exist",
 	}
@@ -513,7 +513,7 @@ func TestPlanSkipsCgroup2BeforeItsKernel(t *testing.T) {
 	}
 	// A skipped cell boots nothing: no work directory, no qemu.
 	r := runCell(t.Context(), BootOptions{WorkDir: "/nonexistent"}, Cell{Kernel: k("a", "4.4.178-memlab"), Mode: guest.V2,
-		Skip: "no cgroup2 before 4.5 (this kernel is 4.4.178-memlab)"})
+		Skip: "no cgroup2 memory controller before 4.5 (this kernel is 4.4.178-memlab)"})
 	if r.Status != Skipped || r.KernelAbsent || r.Verdict("K1") != string(ledger.Skipped) || r.WallSeconds != 0 {
 		t.Errorf("%+v", r)
 	}

@@ -140,19 +140,3 @@ func TestLoadCachedNeedsNoNetwork(t *testing.T) {
 		t.Fatalf("%+v %v", k, err)
 	}
 }
-
-func TestParseVersion(t *testing.T) {
-	for release, want := range map[string]string{
-		"4.4.178-memlab": "4.4", "6.1.0-50-cloud-amd64": "6.1", "6.12.117+deb13-cloud-amd64": "6.12",
-		"4.15.0-213-generic": "4.15", "5.4": "5.4", "unknown": "", "": "", "x.1": "", "4.x": "",
-	} {
-		v, ok := ParseVersion(release)
-		if got := map[bool]string{true: v.String(), false: ""}[ok]; got != want {
-			t.Errorf("%q: %q, want %q", release, got, want)
-		}
-	}
-	v, _ := ParseVersion("4.4.178")
-	if !v.Before(4, 5) || v.Before(4, 4) || !v.Before(5, 0) || v.Before(3, 19) {
-		t.Errorf("4.4 Before is wrong")
-	}
-}

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
+
+	"github.com/memlab/memlab/labs/kernel/release"
 )
 
 // RNGModules names the modules a guest must load (as the kernel names
@@ -15,8 +17,8 @@ import (
 // devices can wait minutes for; from 5.4 (50ee7529ec45) the kernel makes
 // that entropy itself when a reader waits. So only a kernel before 5.4 (or
 // of unknown release) that has the driver as a module needs any.
-func RNGModules(release string, cfg map[string]string) []string {
-	if v, ok := ParseVersion(release); ok && !v.Before(5, 4) {
+func RNGModules(rel string, cfg map[string]string) []string {
+	if v, err := release.Parse(rel); err == nil && v.AtLeast(5, 4) {
 		return nil
 	}
 	if cfg["HW_RANDOM_VIRTIO"] != "m" && cfg["HW_RANDOM_VIRTIO"] != "y" {
