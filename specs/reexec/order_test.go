@@ -1,6 +1,7 @@
 package reexec_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -28,13 +29,14 @@ func (p placement) confined() bool { return p.workloadIn && p.childThreadsOut ==
 
 // observe starts the child in the given order with a small stress and looks,
 // once the worker holds its memory, at which memory cgroup each thread of the
-// child and the worker itself are in.
-func observe(l cgroup.Layout, order runner.Attach) placement {
+// child and the worker itself are in. It waits on the spec's context, so an
+// interrupt ends it at once rather than after the poll's whole timeout.
+func observe(ctx context.Context, l cgroup.Layout, order runner.Attach) placement {
 	o, _ := lab(l, "g8", stress("16m")...)
 	o.Attach = order
 	r := claim.Start(o)
 	var worker proc.Process
-	Eventually(func() (int64, error) {
+	Eventually(ctx, func() (int64, error) {
 		tree, err := proc.Tree(r.ChildPID)
 		if err != nil || len(tree) < 3 {
 			return 0, err
@@ -78,8 +80,8 @@ var _ = claim.Describe("G8", func(m claim.Mode) string {
 	for i := range g8Runs {
 		Expect(ctx.Err()).NotTo(HaveOccurred(), "interrupted: start no more runs")
 		By(fmt.Sprintf("run %d of %d: the article's order, then memlab's", i+1, g8Runs))
-		article = append(article, observe(l, runner.AfterStart))
-		fixed = append(fixed, observe(l, runner.BeforeExec))
+		article = append(article, observe(ctx, l, runner.AfterStart))
+		fixed = append(fixed, observe(ctx, l, runner.BeforeExec))
 	}
 	By("memlab's order must have confined every run")
 	for i, p := range fixed {
@@ -92,7 +94,7 @@ var _ = claim.Describe("G8", func(m claim.Mode) string {
 	heldThreadsOut := 0
 	if m.Version == 1 {
 		By("v1: writing the child's ID to tasks while it waits, its Go runtime's threads already running")
-		held := observe(l, runner.ThreadBeforeExec)
+		held := observe(ctx, l, runner.ThreadBeforeExec)
 		Expect(held.childThreadsOut).To(BeNumerically(">", 0), "tasks moved the whole Go child: %+v", held)
 		heldThreadsOut = held.childThreadsOut
 		claim.Figure("the child's ID written to tasks while it waited: its threads left outside",
