@@ -1,6 +1,7 @@
 package reexec_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"syscall"
@@ -99,7 +100,7 @@ var _ = claim.Describe("G5", func(m claim.Mode) string {
 		r := claim.Start(o)
 
 		By("waiting until the worker holds all of its 99m, or the kernel has killed it")
-		h, holding := awaitWorkerHolding(r, 99<<20)
+		h, holding := awaitWorkerHolding(ctx, r, 99<<20)
 		workerPTE = max(workerPTE, h.pte)
 
 		By("stopping the run, and reading its OOM kills")
@@ -180,8 +181,8 @@ var _ = claim.Describe("G5", func(m claim.Mode) string {
 // until the kernel has killed it on the way there and the run has ended.
 // Once the worker holds them it reads what the group is charged for and
 // the worker's page tables, and reports holding.
-func awaitWorkerHolding(r *runner.Run, size int64) (h held, holding bool) {
-	Eventually(func() bool {
+func awaitWorkerHolding(ctx context.Context, r *runner.Run, size int64) (h held, holding bool) {
+	Eventually(ctx, func() bool {
 		select {
 		case <-r.Done():
 			return true

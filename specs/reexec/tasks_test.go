@@ -3,6 +3,7 @@ package reexec_test
 import (
 	"fmt"
 
+	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/memlab/memlab/labs/kernel/proc"
@@ -11,14 +12,14 @@ import (
 
 var _ = claim.Describe("G4", func(m claim.Mode) string {
 	return fmt.Sprintf("%s holds the child and all it runs; %s holds every one of their threads", m.Files.Procs, m.Files.Threads)
-}, func(m claim.Mode) {
+}, func(ctx SpecContext, m claim.Mode) {
 	l := m.Lab()
 	// The article's shape: the child runs sh, sh runs stress, stress forks its worker.
 	o, _ := lab(l, "g4", "sh", "-c", "stress --vm-bytes 8m --vm-keep -m 1; exit $?")
 	r := claim.Start(o)
 
 	var tree []proc.Process
-	Eventually(func() ([]proc.Process, error) {
+	Eventually(ctx, func() ([]proc.Process, error) {
 		var err error
 		tree, err = proc.Tree(r.ChildPID)
 		return tree, err
