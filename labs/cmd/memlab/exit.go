@@ -31,6 +31,7 @@ const (
 	exitBadRubric    = 80  // the grading rubric is missing or one the grader cannot apply
 	exitInterrupted  = 130 // Ctrl-C: what was started has been stopped and removed
 	exitNotFound     = 127 // the workload's command does not exist
+	exitNotExec      = 126 // the workload's command is a file that may not be executed (as a shell says)
 )
 
 var errNotRoot = errors.New("memlab needs root: it writes the cgroup filesystem (run it with sudo)")
@@ -49,6 +50,8 @@ func exitCode(err error) int {
 		return exitNoCgroupFS
 	case errors.Is(err, runner.ErrCommandNotFound):
 		return exitNotFound
+	case errors.Is(err, runner.ErrNotExecutable):
+		return exitNotExec
 	case errors.Is(err, errNoReport), errors.Is(err, grade.ErrNoReport), errors.Is(err, matrix.ErrNoReport):
 		return exitNoSuchReport
 	case errors.Is(err, docker.ErrNoEngine):

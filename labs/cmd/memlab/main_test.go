@@ -80,6 +80,8 @@ func TestBadInputIsOneLineWithItsOwnStatus(t *testing.T) {
 	cases := []badInput{
 		{"size with a bad unit", nil, nil, []string{"run", "--memory", "100x", "--", "true"}, exitBadSize, `bad memory size "100x"`},
 		{"negative size", nil, nil, []string{"run", "--memory", "-1", "--", "true"}, exitBadSize, `bad memory size "-1"`},
+		{"size past int64", nil, nil, []string{"run", "--memory", "99999999999999999999", "--", "true"}, exitBadSize, "too large"},
+		{"size of int64's maximum", nil, nil, []string{"run", "--memory", "9223372036854775807", "--", "true"}, exitBadSize, "too large"},
 		{"missing command", nil, nil, []string{"run", "--memory", "100m"}, exitUsage, "no command given"},
 		{"name with ..", nil, nil, []string{"run", "--name", "../x", "--", "true"}, exitBadName, `bad cgroup name "../x"`},
 		{"name with /", nil, nil, []string{"run", "--name", "a/b", "--", "true"}, exitBadName, `bad cgroup name "a/b"`},
@@ -88,6 +90,7 @@ func TestBadInputIsOneLineWithItsOwnStatus(t *testing.T) {
 		{"unknown attach order", nil, nil, []string{"run", "--attach", "into", "--", "true"}, exitUsage, `--attach "into": want before-exec, after-start, thread-before-exec or clone-into`},
 		{"unknown subcommand", nil, nil, []string{"frobnicate"}, exitUsage, "unknown subcommand"},
 		{"command that does not exist", nil, nil, []string{"run", "--", "no-such-command-xyz"}, exitNotFound, "command not found: no-such-command-xyz"},
+		{"command that is not executable", nil, nil, []string{"run", "--", "/etc/passwd"}, exitNotExec, "not executable: /etc/passwd"},
 		{"not root", nobody, nil, []string{"run", "--", "true"}, exitNotRoot, "needs root"},
 		{"no cgroup filesystem", nil, noCgroupFS, []string{"run", "--", "true"}, exitNoCgroupFS, "no cgroup filesystem"},
 		{"no Docker engine", nil, noEngine, []string{"docker", "cgroup", "abc123"}, exitNoEngine, "Docker engine"},
@@ -134,7 +137,7 @@ func TestUnknownContainer(t *testing.T) {
 
 func TestStatusesAreDistinct(t *testing.T) {
 	seen := map[int]bool{}
-	for _, c := range []int{exitUsage, exitBadSize, exitBadName, exitNotRoot, exitNoCgroupFS, exitInternal, exitNoSuchReport, exitNotFound,
+	for _, c := range []int{exitUsage, exitBadSize, exitBadName, exitNotRoot, exitNoCgroupFS, exitInternal, exitNoSuchReport, exitNotFound, exitNotExec,
 		exitNoEngine, exitNoContainer, exitNotOurs, exitNoImage, exitRegression, exitBadRubric, exitInterrupted} {
 		if seen[c] || c == 0 || c == 1 {
 			t.Errorf("exit status %d reused or ambiguous", c)
