@@ -86,9 +86,20 @@ func TestBadInputIsOneLineWithItsOwnStatus(t *testing.T) {
 		{"name with ..", nil, nil, []string{"run", "--name", "../x", "--", "true"}, exitBadName, `bad cgroup name "../x"`},
 		{"name with /", nil, nil, []string{"run", "--name", "a/b", "--", "true"}, exitBadName, `bad cgroup name "a/b"`},
 		{"unknown namespace", nil, nil, []string{"run", "--ns", "net", "--", "true"}, exitUsage, `unknown namespace "net"`},
-		{"unknown flag", nil, nil, []string{"run", "--memroy", "1g", "--", "true"}, exitUsage, "flag provided but not defined"},
+		{"unknown flag", nil, nil, []string{"run", "--memroy", "1g", "--", "true"}, exitUsage, "run: flag provided but not defined: -memroy (memlab run --help)"},
+		{"no subcommand", nil, nil, nil, exitUsage, "no subcommand (memlab --help)"},
+		{"docker without a subcommand", nil, nil, []string{"docker"}, exitUsage, "docker needs a subcommand (memlab docker --help)"},
+		{"docker cgroup without a container", nil, nil, []string{"docker", "cgroup"}, exitUsage, "docker cgroup takes one container ID or name (memlab docker --help)"},
+		{"docker image with an unknown flag", nil, nil, []string{"docker", "image", "--x"}, exitUsage, "(memlab docker --help)"},
+		{"grade with an unknown flag", nil, nil, []string{"grade", "--bogus"}, exitUsage, "grade: flag provided but not defined: -bogus (memlab grade --help)"},
+		{"matrix with an unknown flag", nil, nil, []string{"matrix", "--bogus"}, exitUsage, "(memlab matrix --help)"},
+		{"matrix with an argument", nil, nil, []string{"matrix", "extra"}, exitUsage, "matrix takes no arguments"},
+		{"vm-matrix without reports", nil, nil, []string{"vm-matrix"}, exitUsage, "vm-matrix: no reports given (memlab vm-matrix --help)"},
+		{"report with an unknown flag", nil, nil, []string{"report", "--bogus"}, exitUsage, "(memlab report --help)"},
+		{"sweep with an argument", nil, nil, []string{"sweep", "x"}, exitUsage, "sweep takes no arguments (memlab sweep --help)"},
+		{"env with an argument", nil, nil, []string{"env", "x"}, exitUsage, "env takes no arguments (memlab env --help)"},
 		{"unknown attach order", nil, nil, []string{"run", "--attach", "into", "--", "true"}, exitUsage, `--attach "into": want before-exec, after-start, thread-before-exec or clone-into`},
-		{"unknown subcommand", nil, nil, []string{"frobnicate"}, exitUsage, "unknown subcommand"},
+		{"unknown subcommand", nil, nil, []string{"frobnicate"}, exitUsage, `unknown subcommand "frobnicate" (memlab --help)`},
 		{"command that does not exist", nil, nil, []string{"run", "--", "no-such-command-xyz"}, exitNotFound, "command not found: no-such-command-xyz"},
 		{"command that is not executable", nil, nil, []string{"run", "--", "/etc/passwd"}, exitNotExec, "not executable: /etc/passwd"},
 		{"not root", nobody, nil, []string{"run", "--", "true"}, exitNotRoot, "needs root"},
@@ -107,8 +118,8 @@ func TestBadInputIsOneLineWithItsOwnStatus(t *testing.T) {
 			if code != c.code {
 				t.Errorf("exit status %d, want %d; stderr %q", code, c.code, stderr)
 			}
-			firstLine, _, _ := strings.Cut(stderr, "\n")
-			if !strings.HasPrefix(firstLine, "memlab: ") || !strings.Contains(firstLine, c.says) {
+			lines := ownLines(stderr)
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], "memlab: ") || !strings.Contains(lines[0], c.says) {
 				t.Errorf("stderr %q: want one memlab line saying %q", stderr, c.says)
 			}
 			if strings.Contains(stderr, "goroutine ") || strings.Contains(stderr, "panic") {
@@ -118,6 +129,38 @@ func TestBadInputIsOneLineWithItsOwnStatus(t *testing.T) {
 	}
 	if after := leftGroups(); len(after) > len(before) {
 		t.Errorf("bad input left groups behind: %v", after)
+	}
+}
+
+// ownLines are stderr's lines but for the sweep's, which report what
+// another, killed run left and so are not this run's to count.
+func ownLines(stderr string) []string {
+	var lines []string
+	for l := range strings.SplitSeq(strings.TrimSuffix(stderr, "\n"), "\n") {
+		if !strings.Contains(l, "a killed run left behind") && !strings.HasPrefix(l, "memlab: sweeping leftovers") {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// --help, wherever it is asked, is an answer, not a mistake.
+func TestHelpExitsZero(t *testing.T) {
+	for _, args := range [][]string{
+		{"--help"}, {"-h"}, {"help"},
+		{"run", "--help"}, {"run", "-h"}, {"run", "--memory", "1g", "--help"},
+		{"report", "--help"}, {"report", "--out", "x", "-h"},
+		{"grade", "--help"}, {"matrix", "--help"}, {"vm-matrix", "--help"},
+		{"docker", "--help"}, {"docker", "help"}, {"docker", "cgroup", "--help"}, {"docker", "image", "--help"}, {"docker", "sweep", "--help"},
+		{"sweep", "--help"}, {"env", "--help"},
+	} {
+		cmd := exec.Command(memlab, args...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		if err != nil || stderr.Len() > 0 || !strings.HasPrefix(stdout.String(), "usage:") {
+			t.Errorf("memlab %s: %v, stderr %q, stdout %.40q: want status 0 and the usage on stdout", strings.Join(args, " "), err, stderr.String(), stdout.String())
+		}
 	}
 }
 

@@ -17,6 +17,21 @@ import (
 	"github.com/memlab/memlab/labs/runner"
 )
 
+const runUsage = `usage: memlab run [flags] -- CMD [ARGS...]
+  --memory 100m   memory limit, as docker run -m reads it (4m up to 4 EiB)
+  --ns LIST       namespaces for the workload: uts,mnt,pid,ipc, or none (default uts,mnt,pid)
+  --attach ORDER  before-exec (default: the waiting child is moved into the group, so
+                  everything it runs is confined), after-start (the article's order: start,
+                  then write tasks), thread-before-exec (v1: write tasks while the child
+                  waits, to see that it moves one thread) or clone-into (v2, kernel 5.7+:
+                  the child is born in the group)
+  --name NAME     group name prefix under the memlab parent (default run)
+  --result FILE   write the result as JSON to FILE (its directory must exist)
+Runs CMD in a fresh memory cgroup and exits with CMD's status (128+n when signal n
+ended it), after a line "memlab: workload exited with status N" or "... killed by
+signal". memlab's own mistakes print one "memlab:" line and exit with a status from
+the README's table; needs root.`
+
 func cmdRun(args []string) (int, error) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
