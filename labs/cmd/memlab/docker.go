@@ -78,8 +78,11 @@ func cmdDocker(args []string) error {
 
 func withEngine(ctx context.Context, f func(*docker.Engine) error) error {
 	e, err := docker.Connect(ctx)
-	if err != nil {
+	if errors.Is(err, docker.ErrNoEngine) {
 		return fmt.Errorf("%w (start it with vagrant/provision.sh)", err)
+	}
+	if err != nil {
+		return err
 	}
 	defer e.Close()
 	return f(e)

@@ -19,7 +19,7 @@ const (
 	exitUsage        = 64  // bad flags, missing command
 	exitBadSize      = 65  // --memory 100x, -1, below the minimum
 	exitBadName      = 66  // a group name with "/" or ".."
-	exitNotRoot      = 67  // the cgroup filesystem needs root
+	exitNotRoot      = 67  // the cgroup filesystem, or the Docker socket, needs root
 	exitNoCgroupFS   = 69  // no cgroup filesystem, or no memory controller
 	exitInternal     = 70  // memlab itself failed; the message says where
 	exitNoSuchReport = 74  // a report file to read is missing or unreadable
@@ -44,7 +44,7 @@ func exitCode(err error) int {
 		return exitBadSize
 	case errors.Is(err, cgroup.ErrBadName):
 		return exitBadName
-	case errors.Is(err, errNotRoot):
+	case errors.Is(err, errNotRoot), errors.Is(err, docker.ErrNoAccess):
 		return exitNotRoot
 	case errors.Is(err, cgroup.ErrNoCgroupFS), errors.Is(err, cgroup.ErrNoMemoryController):
 		return exitNoCgroupFS
