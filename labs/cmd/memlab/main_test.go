@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -102,6 +103,8 @@ func TestBadInputIsOneLineWithItsOwnStatus(t *testing.T) {
 		{"unknown subcommand", nil, nil, []string{"frobnicate"}, exitUsage, `unknown subcommand "frobnicate" (memlab --help)`},
 		{"command that does not exist", nil, nil, []string{"run", "--", "no-such-command-xyz"}, exitNotFound, "command not found: no-such-command-xyz"},
 		{"command that is not executable", nil, nil, []string{"run", "--", "/etc/passwd"}, exitNotExec, "not executable: /etc/passwd"},
+		{"result in a missing directory", nil, nil, []string{"run", "--result", "/nonexistent/x.json", "--", "true"}, exitCantWrite, "--result /nonexistent/x.json: cannot write: no such file or directory"},
+		{"result onto a directory", nil, nil, []string{"run", "--result", "/", "--", "true"}, exitCantWrite, "--result /: cannot write: it is a directory"},
 		{"not root", nobody, nil, []string{"run", "--", "true"}, exitNotRoot, "needs root"},
 		{"docker cgroup, not root", nobody, nil, []string{"docker", "cgroup", "abc123"}, exitNotRoot, "no permission to use the Docker engine"},
 		{"docker sweep, not root", nobody, nil, []string{"docker", "sweep"}, exitNotRoot, "no permission to use the Docker engine"},
@@ -133,6 +136,31 @@ func TestBadInputIsOneLineWithItsOwnStatus(t *testing.T) {
 	}
 	if after := leftGroups(); len(after) > len(before) {
 		t.Errorf("bad input left groups behind: %v", after)
+	}
+}
+
+// --result is written whole when the workload ran, and leaves nothing when
+// it could not start.
+func TestResultFile(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: memlab run makes a cgroup")
+	}
+	dir := t.TempDir()
+	ran, failed := filepath.Join(dir, "ran.json"), filepath.Join(dir, "failed.json")
+	if code, stderr := run(t, nil, nil, "run", "--result", ran, "--", "sh", "-c", "exit 3"); code != 3 {
+		t.Fatalf("exit %d, want the workload's 3; stderr %q", code, stderr)
+	}
+	var res struct {
+		ExitCode int `json:"exit_code"`
+	}
+	if b, err := os.ReadFile(ran); err != nil || json.Unmarshal(b, &res) != nil || res.ExitCode != 3 {
+		t.Errorf("result %s: %+v, %v; want exit_code 3", ran, res, err)
+	}
+	if code, _ := run(t, nil, nil, "run", "--result", failed, "--", "/etc/passwd"); code != exitNotExec {
+		t.Errorf("exit %d, want %d", code, exitNotExec)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("%s holds %d files, want only ran.json: %v", dir, len(entries), entries)
 	}
 }
 
@@ -184,7 +212,7 @@ func TestUnknownContainer(t *testing.T) {
 
 func TestStatusesAreDistinct(t *testing.T) {
 	seen := map[int]bool{}
-	for _, c := range []int{exitUsage, exitBadSize, exitBadName, exitNotRoot, exitNoCgroupFS, exitInternal, exitNoSuchReport, exitNotFound, exitNotExec,
+	for _, c := range []int{exitUsage, exitBadSize, exitBadName, exitNotRoot, exitNoCgroupFS, exitInternal, exitNoSuchReport, exitNotFound, exitNotExec, exitCantWrite,
 		exitNoEngine, exitNoContainer, exitNotOurs, exitNoImage, exitRegression, exitBadRubric, exitInterrupted} {
 		if seen[c] || c == 0 || c == 1 {
 			t.Errorf("exit status %d reused or ambiguous", c)
