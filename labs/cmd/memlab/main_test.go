@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -164,6 +168,22 @@ func TestResultFile(t *testing.T) {
 	}
 }
 
+// A workload's 64 is its own: memlab passes it through and says so, where
+// its own usage mistake is a lone line.
+func TestWorkloadStatusReadsApartFromMemlabs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: memlab run makes a cgroup")
+	}
+	code, stderr := run(t, nil, nil, "run", "--", "sh", "-c", "exit 64")
+	if code != exitUsage || !strings.Contains(stderr, "memlab: workload exited with status 64\n") {
+		t.Errorf("exit %d, stderr %q: want 64 and memlab saying the workload exited 64", code, stderr)
+	}
+	code, stderr = run(t, nil, nil, "run", "--bogus", "--", "sh", "-c", "exit 64")
+	if code != exitUsage || strings.Contains(stderr, "workload") || len(ownLines(stderr)) != 1 {
+		t.Errorf("exit %d, stderr %q: want 64 and one line that names no workload", code, stderr)
+	}
+}
+
 // ownLines are stderr's lines but for the sweep's, which report what
 // another, killed run left and so are not this run's to count.
 func ownLines(stderr string) []string {
@@ -207,6 +227,36 @@ func TestUnknownContainer(t *testing.T) {
 	}
 	if code != exitNoContainer || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
 		t.Errorf("exit %d, stderr %q: want %d and one line", code, stderr, exitNoContainer)
+	}
+}
+
+// The README's table names every status exit.go defines, each with an
+// example (status 1, a verdict, is told in the text under it).
+func TestREADMETableIsComplete(t *testing.T) {
+	readme, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := parser.ParseFile(token.NewFileSet(), "exit.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, decl := range src.Decls {
+		d, ok := decl.(*ast.GenDecl)
+		if !ok || d.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range d.Specs {
+			v := spec.(*ast.ValueSpec)
+			lit, ok := v.Values[0].(*ast.BasicLit)
+			if !ok || lit.Value == "1" {
+				continue
+			}
+			row := regexp.MustCompile(`(?m)^\| ` + lit.Value + ` \| [^|]+ \| ([^|]*) \|$`).FindSubmatch(readme)
+			if row == nil || strings.TrimSpace(string(row[1])) == "" {
+				t.Errorf("%s (%s): no README row with an example", v.Names[0], lit.Value)
+			}
+		}
 	}
 }
 
