@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -24,8 +25,10 @@ import (
 
 // Errors callers tell apart (the CLI maps each to its own exit status).
 var (
-	// ErrNoEngine: nothing answers on the Docker socket (or we may not use it).
+	// ErrNoEngine: nothing answers on the Docker socket.
 	ErrNoEngine = errors.New("no Docker engine answers")
+	// ErrNoAccess: the socket is there but this user may not use it.
+	ErrNoAccess = errors.New("no permission to use the Docker engine")
 	// ErrImageBuild: the lab image is not there and cannot be built (the
 	// host lacks a program it holds, the engine's build failed, or stress
 	// does not run in it).
@@ -80,6 +83,9 @@ func Connect(ctx context.Context) (*Engine, error) {
 	defer cancel()
 	if _, err := api.Ping(pctx); err != nil {
 		_ = api.Close()
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, fmt.Errorf("%w at %s: run memlab as root, or join the docker group", ErrNoAccess, api.DaemonHost())
+		}
 		return nil, fmt.Errorf("%w at %s: %s", ErrNoEngine, api.DaemonHost(), oneLine(err))
 	}
 	v, err := api.ServerVersion(pctx)

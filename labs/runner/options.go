@@ -90,6 +90,9 @@ var (
 	ErrUsage = errors.New("usage")
 	// ErrCommandNotFound: the workload cannot be found; nothing was made.
 	ErrCommandNotFound = errors.New("command not found")
+	// ErrNotExecutable: the workload is a file that may not be executed (no
+	// x bit, or a directory); nothing was made.
+	ErrNotExecutable = errors.New("not executable")
 )
 
 // Options say what to run and how.

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,7 +80,11 @@ func Start(ctx context.Context, o Options) (r *Run, err error) {
 	if len(o.Command) == 0 {
 		return nil, fmt.Errorf("%w: no command to run (memlab run --memory 100m -- CMD ARGS...)", ErrUsage)
 	}
-	if _, err := exec.LookPath(o.Command[0]); err != nil {
+	if _, err := exec.LookPath(o.Command[0]); errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EISDIR) {
+		// A path to a file that exists: "not found" would send the student
+		// looking for the wrong mistake.
+		return nil, fmt.Errorf("%w: %s", ErrNotExecutable, o.Command[0])
+	} else if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrCommandNotFound, o.Command[0])
 	}
 	if o.Attach == "" {

@@ -261,6 +261,8 @@ func TestBadInputMakesNothing(t *testing.T) {
 		want    error
 	}{
 		{"rt-notfound", []string{"memlab-no-such-command-here"}, ErrCommandNotFound},
+		{"rt-notexec", []string{"/etc/passwd"}, ErrNotExecutable},
+		{"rt-dir", []string{"/"}, ErrNotExecutable},
 		{"rt-nocommand", nil, ErrUsage},
 		{"rt/escape", []string{"true"}, cgroup.ErrBadName},
 	} {

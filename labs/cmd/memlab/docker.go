@@ -36,7 +36,11 @@ const (
 
 func cmdDocker(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: docker needs a subcommand\n%s", runner.ErrUsage, dockerUsage)
+		return fmt.Errorf("%w: docker needs a subcommand", runner.ErrUsage)
+	}
+	if len(args) > 1 && isHelp(args[1]) && args[0] != "image" {
+		fmt.Println(dockerUsage)
+		return nil
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -49,7 +53,7 @@ func cmdDocker(args []string) error {
 	switch args[0] {
 	case "cgroup":
 		if len(args) != 2 || args[1] == "" || strings.HasPrefix(args[1], "-") {
-			return fmt.Errorf("%w: docker cgroup takes one container ID or name\n%s", runner.ErrUsage, dockerUsage)
+			return fmt.Errorf("%w: docker cgroup takes one container ID or name", runner.ErrUsage)
 		}
 		return dockerCgroup(ctx, args[1])
 	case "image":
@@ -69,13 +73,16 @@ func cmdDocker(args []string) error {
 		fmt.Println(dockerUsage)
 		return nil
 	}
-	return fmt.Errorf("%w: unknown docker subcommand %q\n%s", runner.ErrUsage, args[0], dockerUsage)
+	return fmt.Errorf("%w: unknown docker subcommand %q", runner.ErrUsage, args[0])
 }
 
 func withEngine(ctx context.Context, f func(*docker.Engine) error) error {
 	e, err := docker.Connect(ctx)
-	if err != nil {
+	if errors.Is(err, docker.ErrNoEngine) {
 		return fmt.Errorf("%w (start it with vagrant/provision.sh)", err)
+	}
+	if err != nil {
+		return err
 	}
 	defer e.Close()
 	return f(e)
@@ -135,10 +142,10 @@ func dockerImage(ctx context.Context, args []string) error {
 			fmt.Println(dockerUsage)
 			return nil
 		}
-		return fmt.Errorf("%w: docker image: %w\n%s", runner.ErrUsage, err, dockerUsage)
+		return fmt.Errorf("%w: docker image: %w", runner.ErrUsage, err)
 	}
 	if fs.NArg() > 0 || *remove && (*force || *online) {
-		return fmt.Errorf("%w: docker image takes --force and --online, or --remove alone\n%s", runner.ErrUsage, dockerUsage)
+		return fmt.Errorf("%w: docker image takes --force and --online, or --remove alone", runner.ErrUsage)
 	}
 	ref := *image
 	return withEngine(ctx, func(e *docker.Engine) error {

@@ -19,9 +19,10 @@ const (
 	exitUsage        = 64  // bad flags, missing command
 	exitBadSize      = 65  // --memory 100x, -1, below the minimum
 	exitBadName      = 66  // a group name with "/" or ".."
-	exitNotRoot      = 67  // the cgroup filesystem needs root
+	exitNotRoot      = 67  // the cgroup filesystem, or the Docker socket, needs root
 	exitNoCgroupFS   = 69  // no cgroup filesystem, or no memory controller
 	exitInternal     = 70  // memlab itself failed; the message says where
+	exitCantWrite    = 73  // EX_CANTCREAT: an output file cannot be made (run --result in a missing directory)
 	exitNoSuchReport = 74  // a report file to read is missing or unreadable
 	exitNoEngine     = 75  // EX_TEMPFAIL: no Docker engine answers; start it and retry
 	exitNoContainer  = 76  // no such container, or it is not running (so it has no cgroup)
@@ -31,7 +32,10 @@ const (
 	exitBadRubric    = 80  // the grading rubric is missing or one the grader cannot apply
 	exitInterrupted  = 130 // Ctrl-C: what was started has been stopped and removed
 	exitNotFound     = 127 // the workload's command does not exist
+	exitNotExec      = 126 // the workload's command is a file that may not be executed (as a shell says)
 )
+
+var errCannotWrite = errors.New("cannot write")
 
 var errNotRoot = errors.New("memlab needs root: it writes the cgroup filesystem (run it with sudo)")
 
@@ -43,12 +47,16 @@ func exitCode(err error) int {
 		return exitBadSize
 	case errors.Is(err, cgroup.ErrBadName):
 		return exitBadName
-	case errors.Is(err, errNotRoot):
+	case errors.Is(err, errNotRoot), errors.Is(err, docker.ErrNoAccess):
 		return exitNotRoot
 	case errors.Is(err, cgroup.ErrNoCgroupFS), errors.Is(err, cgroup.ErrNoMemoryController):
 		return exitNoCgroupFS
 	case errors.Is(err, runner.ErrCommandNotFound):
 		return exitNotFound
+	case errors.Is(err, runner.ErrNotExecutable):
+		return exitNotExec
+	case errors.Is(err, errCannotWrite):
+		return exitCantWrite
 	case errors.Is(err, errNoReport), errors.Is(err, grade.ErrNoReport), errors.Is(err, matrix.ErrNoReport):
 		return exitNoSuchReport
 	case errors.Is(err, docker.ErrNoEngine):

@@ -31,10 +31,10 @@ func cmdGrade(args []string) error {
 			fmt.Println(gradeUsage)
 			return nil
 		}
-		return fmt.Errorf("%w: grade: %w\n%s", runner.ErrUsage, err, gradeUsage)
+		return fmt.Errorf("%w: grade: %w", runner.ErrUsage, err)
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: grade takes no arguments (got %q)\n%s", runner.ErrUsage, fs.Args(), gradeUsage)
+		return fmt.Errorf("%w: grade takes no arguments (got %q)", runner.ErrUsage, fs.Args())
 	}
 	_, err := grade.FromFiles(*rubric, *from, *out, os.Stdout)
 	return err

@@ -5,8 +5,11 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/memlab/memlab/labs/runner"
 )
@@ -22,45 +25,80 @@ const usage = `usage:
   memlab sweep
   memlab env`
 
+// help is each subcommand's --help text; the ones with many flags keep
+// theirs beside their code.
+var help = map[string]string{
+	"run":       runUsage,
+	"report":    reportUsage,
+	"grade":     gradeUsage,
+	"matrix":    matrixUsage,
+	"vm-matrix": vmMatrixUsage,
+	"docker":    dockerUsage,
+	"sweep":     "usage: memlab sweep\n  removes the lab groups whose run is gone (needs root)",
+	"env":       "usage: memlab env\n  prints the cgroup layout memlab found: version, memory controller root",
+}
+
+const reportUsage = `usage: memlab report [flags]
+  --from FILE   the Ginkgo JSON report to read (default reports/ginkgo.json)
+  --out DIR     where claims.json, claims.md, junit.xml and index.html go (default reports)`
+
 func main() {
 	runner.Init() // in the re-executed child this runs the child and exits
 	if len(os.Args) < 2 {
-		fail(fmt.Errorf("%w: no subcommand\n%s", runner.ErrUsage, usage))
+		fail("", fmt.Errorf("%w: no subcommand", runner.ErrUsage))
+	}
+	sub, args := os.Args[1], os.Args[2:]
+	if text, ok := help[sub]; ok && len(args) > 0 && isHelp(args[0]) {
+		fmt.Println(text)
+		return
 	}
 	var code int
 	var err error
-	switch os.Args[1] {
+	switch sub {
 	case "run":
-		code, err = cmdRun(os.Args[2:])
+		code, err = cmdRun(args)
 	case "report":
-		err = cmdReport(os.Args[2:])
+		err = cmdReport(args)
 	case "grade":
-		err = cmdGrade(os.Args[2:])
+		err = cmdGrade(args)
 	case "matrix":
-		err = cmdMatrix(os.Args[2:])
+		err = cmdMatrix(args)
 	case "vm-matrix":
-		err = cmdVMMatrix(os.Args[2:])
+		err = cmdVMMatrix(args)
 	case "docker":
-		err = cmdDocker(os.Args[2:])
+		err = cmdDocker(args)
 	case "sweep":
-		err = cmdSweep(os.Args[2:])
+		err = cmdSweep(args)
 	case "env":
-		err = cmdEnv(os.Args[2:])
-	case "-h", "--help", "help":
+		err = cmdEnv(args)
+	case "-h", "-help", "--help", "help":
 		fmt.Println(usage)
 		return
 	default:
-		err = fmt.Errorf("%w: unknown subcommand %q\n%s", runner.ErrUsage, os.Args[1], usage)
+		sub = ""
+		err = fmt.Errorf("%w: unknown subcommand %q", runner.ErrUsage, os.Args[1])
+	}
+	if errors.Is(err, flag.ErrHelp) { // -h after other flags
+		fmt.Println(help[sub])
+		return
 	}
 	if err != nil {
-		fail(err)
+		fail(sub, err)
 	}
 	os.Exit(code)
 }
 
-// fail prints one line (the usage text only for usage errors) and exits
-// with the status that names the kind of mistake.
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, "memlab:", err)
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help"
+}
+
+// fail prints one line and exits with the status that names the kind of
+// mistake; a usage mistake's line ends saying where the usage is.
+func fail(sub string, err error) {
+	msg := err.Error()
+	if errors.Is(err, runner.ErrUsage) {
+		msg += " (" + strings.TrimSpace("memlab "+sub) + " --help)"
+	}
+	fmt.Fprintln(os.Stderr, "memlab:", msg)
 	os.Exit(exitCode(err))
 }

@@ -2,10 +2,15 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -80,15 +85,35 @@ func TestBadInputIsOneLineWithItsOwnStatus(t *testing.T) {
 	cases := []badInput{
 		{"size with a bad unit", nil, nil, []string{"run", "--memory", "100x", "--", "true"}, exitBadSize, `bad memory size "100x"`},
 		{"negative size", nil, nil, []string{"run", "--memory", "-1", "--", "true"}, exitBadSize, `bad memory size "-1"`},
+		{"size past int64", nil, nil, []string{"run", "--memory", "99999999999999999999", "--", "true"}, exitBadSize, "too large"},
+		{"size of int64's maximum", nil, nil, []string{"run", "--memory", "9223372036854775807", "--", "true"}, exitBadSize, "too large"},
 		{"missing command", nil, nil, []string{"run", "--memory", "100m"}, exitUsage, "no command given"},
 		{"name with ..", nil, nil, []string{"run", "--name", "../x", "--", "true"}, exitBadName, `bad cgroup name "../x"`},
 		{"name with /", nil, nil, []string{"run", "--name", "a/b", "--", "true"}, exitBadName, `bad cgroup name "a/b"`},
 		{"unknown namespace", nil, nil, []string{"run", "--ns", "net", "--", "true"}, exitUsage, `unknown namespace "net"`},
-		{"unknown flag", nil, nil, []string{"run", "--memroy", "1g", "--", "true"}, exitUsage, "flag provided but not defined"},
+		{"unknown flag", nil, nil, []string{"run", "--memroy", "1g", "--", "true"}, exitUsage, "run: flag provided but not defined: -memroy (memlab run --help)"},
+		{"no subcommand", nil, nil, nil, exitUsage, "no subcommand (memlab --help)"},
+		{"docker without a subcommand", nil, nil, []string{"docker"}, exitUsage, "docker needs a subcommand (memlab docker --help)"},
+		{"docker cgroup without a container", nil, nil, []string{"docker", "cgroup"}, exitUsage, "docker cgroup takes one container ID or name (memlab docker --help)"},
+		{"docker image with an unknown flag", nil, nil, []string{"docker", "image", "--x"}, exitUsage, "(memlab docker --help)"},
+		{"grade with an unknown flag", nil, nil, []string{"grade", "--bogus"}, exitUsage, "grade: flag provided but not defined: -bogus (memlab grade --help)"},
+		{"matrix with an unknown flag", nil, nil, []string{"matrix", "--bogus"}, exitUsage, "(memlab matrix --help)"},
+		{"matrix with an argument", nil, nil, []string{"matrix", "extra"}, exitUsage, "matrix takes no arguments"},
+		{"vm-matrix without reports", nil, nil, []string{"vm-matrix"}, exitUsage, "vm-matrix: no reports given (memlab vm-matrix --help)"},
+		{"report with an unknown flag", nil, nil, []string{"report", "--bogus"}, exitUsage, "(memlab report --help)"},
+		{"sweep with an argument", nil, nil, []string{"sweep", "x"}, exitUsage, "sweep takes no arguments (memlab sweep --help)"},
+		{"env with an argument", nil, nil, []string{"env", "x"}, exitUsage, "env takes no arguments (memlab env --help)"},
 		{"unknown attach order", nil, nil, []string{"run", "--attach", "into", "--", "true"}, exitUsage, `--attach "into": want before-exec, after-start, thread-before-exec or clone-into`},
-		{"unknown subcommand", nil, nil, []string{"frobnicate"}, exitUsage, "unknown subcommand"},
+		{"unknown subcommand", nil, nil, []string{"frobnicate"}, exitUsage, `unknown subcommand "frobnicate" (memlab --help)`},
 		{"command that does not exist", nil, nil, []string{"run", "--", "no-such-command-xyz"}, exitNotFound, "command not found: no-such-command-xyz"},
+		{"command that is not executable", nil, nil, []string{"run", "--", "/etc/passwd"}, exitNotExec, "not executable: /etc/passwd"},
+		{"result in a missing directory", nil, nil, []string{"run", "--result", "/nonexistent/x.json", "--", "true"}, exitCantWrite, "--result /nonexistent/x.json: cannot write: no such file or directory"},
+		{"result onto a directory", nil, nil, []string{"run", "--result", "/", "--", "true"}, exitCantWrite, "--result /: cannot write: it is a directory"},
 		{"not root", nobody, nil, []string{"run", "--", "true"}, exitNotRoot, "needs root"},
+		{"docker cgroup, not root", nobody, nil, []string{"docker", "cgroup", "abc123"}, exitNotRoot, "no permission to use the Docker engine"},
+		{"docker sweep, not root", nobody, nil, []string{"docker", "sweep"}, exitNotRoot, "no permission to use the Docker engine"},
+		{"docker image, not root", nobody, nil, []string{"docker", "image"}, exitNotRoot, "no permission to use the Docker engine"},
+		{"sweep, not root", nobody, nil, []string{"sweep"}, exitNotRoot, "needs root"},
 		{"no cgroup filesystem", nil, noCgroupFS, []string{"run", "--", "true"}, exitNoCgroupFS, "no cgroup filesystem"},
 		{"no Docker engine", nil, noEngine, []string{"docker", "cgroup", "abc123"}, exitNoEngine, "Docker engine"},
 		{"grade without a report", nil, nil, []string{"grade", "--rubric", "../../../fixtures/rubric.json", "--from", "/nonexistent/runner.json"}, exitNoSuchReport, "no report to grade"},
@@ -104,8 +129,8 @@ func TestBadInputIsOneLineWithItsOwnStatus(t *testing.T) {
 			if code != c.code {
 				t.Errorf("exit status %d, want %d; stderr %q", code, c.code, stderr)
 			}
-			firstLine, _, _ := strings.Cut(stderr, "\n")
-			if !strings.HasPrefix(firstLine, "memlab: ") || !strings.Contains(firstLine, c.says) {
+			lines := ownLines(stderr)
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], "memlab: ") || !strings.Contains(lines[0], c.says) {
 				t.Errorf("stderr %q: want one memlab line saying %q", stderr, c.says)
 			}
 			if strings.Contains(stderr, "goroutine ") || strings.Contains(stderr, "panic") {
@@ -115,6 +140,79 @@ func TestBadInputIsOneLineWithItsOwnStatus(t *testing.T) {
 	}
 	if after := leftGroups(); len(after) > len(before) {
 		t.Errorf("bad input left groups behind: %v", after)
+	}
+}
+
+// --result is written whole when the workload ran, and leaves nothing when
+// it could not start.
+func TestResultFile(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: memlab run makes a cgroup")
+	}
+	dir := t.TempDir()
+	ran, failed := filepath.Join(dir, "ran.json"), filepath.Join(dir, "failed.json")
+	if code, stderr := run(t, nil, nil, "run", "--result", ran, "--", "sh", "-c", "exit 3"); code != 3 {
+		t.Fatalf("exit %d, want the workload's 3; stderr %q", code, stderr)
+	}
+	var res struct {
+		ExitCode int `json:"exit_code"`
+	}
+	if b, err := os.ReadFile(ran); err != nil || json.Unmarshal(b, &res) != nil || res.ExitCode != 3 {
+		t.Errorf("result %s: %+v, %v; want exit_code 3", ran, res, err)
+	}
+	if code, _ := run(t, nil, nil, "run", "--result", failed, "--", "/etc/passwd"); code != exitNotExec {
+		t.Errorf("exit %d, want %d", code, exitNotExec)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("%s holds %d files, want only ran.json: %v", dir, len(entries), entries)
+	}
+}
+
+// A workload's 64 is its own: memlab passes it through and says so, where
+// its own usage mistake is a lone line.
+func TestWorkloadStatusReadsApartFromMemlabs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: memlab run makes a cgroup")
+	}
+	code, stderr := run(t, nil, nil, "run", "--", "sh", "-c", "exit 64")
+	if code != exitUsage || !strings.Contains(stderr, "memlab: workload exited with status 64\n") {
+		t.Errorf("exit %d, stderr %q: want 64 and memlab saying the workload exited 64", code, stderr)
+	}
+	code, stderr = run(t, nil, nil, "run", "--bogus", "--", "sh", "-c", "exit 64")
+	if code != exitUsage || strings.Contains(stderr, "workload") || len(ownLines(stderr)) != 1 {
+		t.Errorf("exit %d, stderr %q: want 64 and one line that names no workload", code, stderr)
+	}
+}
+
+// ownLines are stderr's lines but for the sweep's, which report what
+// another, killed run left and so are not this run's to count.
+func ownLines(stderr string) []string {
+	var lines []string
+	for l := range strings.SplitSeq(strings.TrimSuffix(stderr, "\n"), "\n") {
+		if !strings.Contains(l, "a killed run left behind") && !strings.HasPrefix(l, "memlab: sweeping leftovers") {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// --help, wherever it is asked, is an answer, not a mistake.
+func TestHelpExitsZero(t *testing.T) {
+	for _, args := range [][]string{
+		{"--help"}, {"-h"}, {"help"},
+		{"run", "--help"}, {"run", "-h"}, {"run", "--memory", "1g", "--help"},
+		{"report", "--help"}, {"report", "--out", "x", "-h"},
+		{"grade", "--help"}, {"matrix", "--help"}, {"vm-matrix", "--help"},
+		{"docker", "--help"}, {"docker", "help"}, {"docker", "cgroup", "--help"}, {"docker", "image", "--help"}, {"docker", "sweep", "--help"},
+		{"sweep", "--help"}, {"env", "--help"},
+	} {
+		cmd := exec.Command(memlab, args...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		if err != nil || stderr.Len() > 0 || !strings.HasPrefix(stdout.String(), "usage:") {
+			t.Errorf("memlab %s: %v, stderr %q, stdout %.40q: want status 0 and the usage on stdout", strings.Join(args, " "), err, stderr.String(), stdout.String())
+		}
 	}
 }
 
@@ -132,9 +230,39 @@ func TestUnknownContainer(t *testing.T) {
 	}
 }
 
+// The README's table names every status exit.go defines, each with an
+// example (status 1, a verdict, is told in the text under it).
+func TestREADMETableIsComplete(t *testing.T) {
+	readme, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := parser.ParseFile(token.NewFileSet(), "exit.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, decl := range src.Decls {
+		d, ok := decl.(*ast.GenDecl)
+		if !ok || d.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range d.Specs {
+			v := spec.(*ast.ValueSpec)
+			lit, ok := v.Values[0].(*ast.BasicLit)
+			if !ok || lit.Value == "1" {
+				continue
+			}
+			row := regexp.MustCompile(`(?m)^\| ` + lit.Value + ` \| [^|]+ \| ([^|]*) \|$`).FindSubmatch(readme)
+			if row == nil || strings.TrimSpace(string(row[1])) == "" {
+				t.Errorf("%s (%s): no README row with an example", v.Names[0], lit.Value)
+			}
+		}
+	}
+}
+
 func TestStatusesAreDistinct(t *testing.T) {
 	seen := map[int]bool{}
-	for _, c := range []int{exitUsage, exitBadSize, exitBadName, exitNotRoot, exitNoCgroupFS, exitInternal, exitNoSuchReport, exitNotFound,
+	for _, c := range []int{exitUsage, exitBadSize, exitBadName, exitNotRoot, exitNoCgroupFS, exitInternal, exitNoSuchReport, exitNotFound, exitNotExec, exitCantWrite,
 		exitNoEngine, exitNoContainer, exitNotOurs, exitNoImage, exitRegression, exitBadRubric, exitInterrupted} {
 		if seen[c] || c == 0 || c == 1 {
 			t.Errorf("exit status %d reused or ambiguous", c)

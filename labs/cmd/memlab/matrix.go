@@ -112,10 +112,10 @@ func parseMatrixFlags(args []string) (matrix.Config, error) {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, err
 		}
-		return cfg, fmt.Errorf("%w: matrix: %w\n%s", runner.ErrUsage, err, matrixUsage)
+		return cfg, fmt.Errorf("%w: matrix: %w", runner.ErrUsage, err)
 	}
 	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("%w: matrix takes no arguments (got %q)\n%s", runner.ErrUsage, fs.Args(), matrixUsage)
+		return cfg, fmt.Errorf("%w: matrix takes no arguments (got %q)", runner.ErrUsage, fs.Args())
 	}
 	var err error
 	if cfg.Modes, err = parseModes(*modesFlag); err != nil {

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -16,6 +18,21 @@ import (
 	"github.com/memlab/memlab/labs/kernel/cgroup"
 	"github.com/memlab/memlab/labs/runner"
 )
+
+const runUsage = `usage: memlab run [flags] -- CMD [ARGS...]
+  --memory 100m   memory limit, as docker run -m reads it (4m up to 4 EiB)
+  --ns LIST       namespaces for the workload: uts,mnt,pid,ipc, or none (default uts,mnt,pid)
+  --attach ORDER  before-exec (default: the waiting child is moved into the group, so
+                  everything it runs is confined), after-start (the article's order: start,
+                  then write tasks), thread-before-exec (v1: write tasks while the child
+                  waits, to see that it moves one thread) or clone-into (v2, kernel 5.7+:
+                  the child is born in the group)
+  --name NAME     group name prefix under the memlab parent (default run)
+  --result FILE   write the result as JSON to FILE (its directory must exist)
+Runs CMD in a fresh memory cgroup and exits with CMD's status (128+n when signal n
+ended it), after a line "memlab: workload exited with status N" or "... killed by
+signal". memlab's own mistakes print one "memlab:" line and exit with a status from
+the README's table; needs root.`
 
 func cmdRun(args []string) (int, error) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
@@ -45,6 +62,15 @@ func cmdRun(args []string) (int, error) {
 	}
 	if fs.NArg() == 0 {
 		return 0, fmt.Errorf("%w: run: no command given (memlab run --memory 100m -- CMD ARGS...)", runner.ErrUsage)
+	}
+	// The result file is made (as a temporary beside it) before anything
+	// runs: a run whose result has nowhere to go is not worth starting.
+	var result *resultWriter
+	if *resultFile != "" {
+		if result, err = newResultWriter(*resultFile); err != nil {
+			return 0, err
+		}
+		defer result.Discard()
 	}
 	layout, err := labMachine()
 	if err != nil {
@@ -85,9 +111,9 @@ func cmdRun(args []string) (int, error) {
 	res, err := r.Wait()
 	signal.Stop(signals)
 	describe(res)
-	if *resultFile != "" {
-		if b, jerr := json.MarshalIndent(res, "", "  "); jerr == nil {
-			_ = os.WriteFile(*resultFile, append(b, '\n'), 0o644)
+	if result != nil {
+		if werr := result.Commit(res); werr != nil {
+			return 0, fmt.Errorf("%w (the workload's status was %d)", werr, res.ExitCode)
 		}
 	}
 	if err != nil {
@@ -95,6 +121,50 @@ func cmdRun(args []string) (int, error) {
 	}
 	say("removed cgroup %s", res.Group)
 	return res.ExitCode, nil
+}
+
+// resultWriter puts the result in place whole or not at all: it is written
+// to a temporary file beside the target and renamed onto it.
+type resultWriter struct {
+	path string
+	tmp  *os.File
+}
+
+func newResultWriter(path string) (*resultWriter, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return nil, fmt.Errorf("--result %s: %w: it is a directory", path, errCannotWrite)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return nil, fmt.Errorf("--result %s: %w: %w", path, errCannotWrite, errors.Unwrap(err))
+	}
+	return &resultWriter{path: path, tmp: tmp}, nil
+}
+
+func (w *resultWriter) Commit(res runner.Result) error {
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	if _, err = w.tmp.Write(append(b, '\n')); err == nil {
+		err = w.tmp.Chmod(0o644)
+	}
+	if cerr := w.tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(w.tmp.Name(), w.path)
+	}
+	if err != nil {
+		return fmt.Errorf("--result %s: %w: %w", w.path, errCannotWrite, err)
+	}
+	return nil
+}
+
+// Discard removes the temporary file unless Commit renamed it.
+func (w *resultWriter) Discard() {
+	_ = w.tmp.Close()
+	_ = os.Remove(w.tmp.Name())
 }
 
 func describe(res runner.Result) {

@@ -29,7 +29,7 @@ func cmdVMMatrix(args []string) error {
 			fmt.Println(vmMatrixUsage)
 			return nil
 		}
-		return fmt.Errorf("%w: vm-matrix: %w\n%s", runner.ErrUsage, err, vmMatrixUsage)
+		return fmt.Errorf("%w: vm-matrix: %w", runner.ErrUsage, err)
 	}
 	reports, err := parseMachineReports(fs.Args())
 	if err != nil {
@@ -43,7 +43,7 @@ func cmdVMMatrix(args []string) error {
 // half of its cells' IDs (NAME/v1), so it holds no "/" and no space.
 func parseMachineReports(args []string) ([]matrix.MachineReport, error) {
 	if len(args) == 0 {
-		return nil, fmt.Errorf("%w: vm-matrix: no reports given\n%s", runner.ErrUsage, vmMatrixUsage)
+		return nil, fmt.Errorf("%w: vm-matrix: no reports given", runner.ErrUsage)
 	}
 	var out []matrix.MachineReport
 	seen := map[string]bool{}

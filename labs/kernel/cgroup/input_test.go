@@ -24,6 +24,19 @@ func TestParseSizeMeansWhatDockerMeans(t *testing.T) {
 	}
 }
 
+// A size past int64 must not wrap around into "below the minimum".
+func TestParseSizeSaysTooLarge(t *testing.T) {
+	for _, big := range []string{"99999999999999999999", "9223372036854775807", "9223372036854775808", "8589934592g", "5000000t", strings.Repeat("9", 400)} {
+		_, err := ParseSize(big)
+		if !errors.Is(err, ErrBadSize) || !strings.Contains(err.Error(), "too large") {
+			t.Errorf("ParseSize(%q) = %v, want ErrBadSize saying too large", big, err)
+		}
+	}
+	if n, err := ParseSize("4194304t"); err != nil || n != MaxLimit {
+		t.Errorf("ParseSize(4194304t) = %d, %v; want the maximum %d", n, err, int64(MaxLimit))
+	}
+}
+
 func TestValidateName(t *testing.T) {
 	for _, ok := range []string{"run", "g5", "my.lab_1-x"} {
 		if err := ValidateName(ok); err != nil {
@@ -38,13 +51,13 @@ func TestValidateName(t *testing.T) {
 }
 
 func FuzzParseSize(f *testing.F) {
-	for _, s := range []string{"100m", "1g", "-1", "100x", "1.5m"} {
+	for _, s := range []string{"100m", "1g", "-1", "100x", "1.5m", "99999999999999999999", "9223372036854775807", "4194304t"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		n, err := ParseSize(s)
-		if err == nil && n < MinLimit {
-			t.Fatalf("ParseSize(%q) = %d, below the minimum", s, n)
+		if err == nil && (n < MinLimit || n > MaxLimit) {
+			t.Fatalf("ParseSize(%q) = %d, outside %d..%d", s, n, MinLimit, int64(MaxLimit))
 		}
 	})
 }
