@@ -107,6 +107,16 @@ func run(ctx context.Context, cfg Config, do steps) (Result, error) {
 		return res, errors.New("matrix: no kernels or no cgroup modes to boot")
 	}
 	say := cfg.Log
+	// Every input is checked before anything is fetched or booted: a bad
+	// one found after the run would throw the run away. (A plan reports
+	// what it finds instead.)
+	var base *Baseline
+	if !cfg.PlanOnly {
+		var err error
+		if base, err = cfg.checkInputs(); err != nil {
+			return res, err
+		}
+	}
 	if cfg.Accel == "" || cfg.Accel == "auto" {
 		a, why := do.detectAccel()
 		cfg.Accel = a
@@ -183,24 +193,26 @@ func run(ctx context.Context, cfg Config, do steps) (Result, error) {
 	fmt.Fprintln(out)
 	m.WriteText(out)
 
-	if cfg.Baseline != nil {
-		base, err := cfg.Baseline.load()
+	if base != nil {
+		cur := m.Baseline()
+		res.Changes, res.Unseen, res.Fresh = Compare(*base, cur)
+		if len(res.Unseen) > 0 {
+			say("baseline cells not run this time: %s", strings.Join(res.Unseen, ", "))
+		}
+		if len(res.Fresh) > 0 {
+			say("cells with no baseline: %s", strings.Join(res.Fresh, ", "))
+		}
+		compared := len(cur.Cells) - len(res.Fresh)
 		switch {
-		case errors.Is(err, os.ErrNotExist):
-			say("no baseline at %s yet (make matrix-baseline records one)", cfg.Baseline.Name)
-		case err != nil:
-			return res, err
-		default:
-			res.Changes, res.Unseen, res.Fresh = Compare(base, m.Baseline())
-			if len(res.Unseen) > 0 {
-				say("baseline cells not run this time: %s", strings.Join(res.Unseen, ", "))
+		case compared == 0 && len(m.Failures()) == 0:
+			// Checked nothing: never a pass. The reports are still written.
+			// (Cells with no result fail the run below, as that.)
+			if err := m.WriteFiles(cfg.Out, nil); err != nil {
+				return res, err
 			}
-			if len(res.Fresh) > 0 {
-				say("cells with no baseline: %s", strings.Join(res.Fresh, ", "))
-			}
-			if len(res.Changes) == 0 {
-				say("every verdict matches %s", cfg.Baseline.Name)
-			}
+			return res, fmt.Errorf("%w: %s: no cell of this run has a verdict to compare with it", ErrBadBaseline, cfg.Baseline.Name)
+		case len(res.Changes) == 0 && len(m.Failures()) == 0:
+			say("every verdict matches %s (%d cell(s) compared)", cfg.Baseline.Name, compared)
 		}
 	}
 	if err := m.WriteFiles(cfg.Out, res.Changes); err != nil {
@@ -265,6 +277,28 @@ func (cfg *Config) suites(ctx context.Context, do steps, dir string) ([]guest.Su
 func suiteTimeout(guestTimeout time.Duration, suites int) time.Duration {
 	t := (guestTimeout - 40*time.Second) / time.Duration(max(suites, 1))
 	return max(t, 10*time.Second)
+}
+
+// checkInputs checks what a run reads before it starts: each kernel image
+// given by path (an absent one only skips its cells) and the baseline,
+// which it returns (nil: no comparison).
+func (cfg *Config) checkInputs() (*Baseline, error) {
+	for _, s := range cfg.Kernels {
+		if s.Path == "" {
+			continue
+		}
+		if err := kernels.CheckImage(s.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("kernel %s: %w", s.Name, err)
+		}
+	}
+	if cfg.Baseline == nil {
+		return nil, nil
+	}
+	b, err := cfg.Baseline.load()
+	if err != nil {
+		return nil, err
+	}
+	return &b, nil
 }
 
 func (b *BaselineRef) load() (Baseline, error) {

@@ -22,8 +22,9 @@ import (
 // fakeMachine stands in for the kernel cache, go, the initramfs builder
 // and qemu, and records what Run asked of each.
 type fakeMachine struct {
-	t        *testing.T
-	verdict  func(cell, claim string) ledger.Verdict // what every booted cell reports
+	t          *testing.T
+	verdict    func(cell, claim string) ledger.Verdict // what every booted cell reports
+	unreported map[string]bool                         // cells whose suites hand back no report
 	fetchErr error
 	noModule error  // what checkModule says
 	onBoot   func() // runs inside boot (e.g. a Ctrl-C)
@@ -82,6 +83,11 @@ func (f *fakeMachine) steps() steps {
 				}
 				r := newResult(c)
 				r.Status = Ran
+				if f.unreported[c.ID()] { // what runCell makes of suites that exited without a report
+					r.Status, r.Reason = NoResult, "suite rawcgroup exited 1 without a report"
+					m.Cells = append(m.Cells, r)
+					continue
+				}
 				for _, claim := range ledger.Claims {
 					r.Report.Results = append(r.Report.Results,
 						ledger.Result{ID: claim.ID, Mode: c.Mode, Verdict: f.verdict(c.ID(), claim.ID)})
@@ -265,13 +271,9 @@ func TestRunWritesTheBaselineItWasAskedFor(t *testing.T) {
 	var log []string
 	cfg, _ := config(t, &log)
 	cfg.WriteBaseline = filepath.Join(t.TempDir(), "baseline.json")
-	cfg.Baseline = &BaselineRef{Name: filepath.Join(t.TempDir(), "none-yet.json")}
 	f := &fakeMachine{t: t, verdict: allHold}
 	if _, err := run(context.Background(), cfg, f.steps()); err != nil {
 		t.Fatal(err)
-	}
-	if !contains(log, "no baseline at "+cfg.Baseline.Name+" yet") {
-		t.Errorf("a missing baseline file is not named: %q", log)
 	}
 	b, err := LoadBaseline(cfg.WriteBaseline)
 	if err != nil {
@@ -544,5 +546,105 @@ func TestKernelsWithModulesGetTheirOwnInitramfs(t *testing.T) {
 	}
 	if b, err := os.ReadFile(own); err != nil || !bytes.HasPrefix(b, []byte("SHARED070701")) {
 		t.Errorf("xenial's initramfs: %v %q", err, b)
+	}
+}
+
+// A baseline a check would pass on without checking anything is refused
+// before anything is fetched or booted.
+func TestRunRefusesABadBaselineBeforeBooting(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for name, ref := range map[string]BaselineRef{
+		"missing":       {Name: filepath.Join(dir, "no-such.json")},
+		"empty file":    {Name: write("empty.json", "")},
+		"null":          {Name: "null", Data: []byte("null")},
+		"no cells":      {Name: "no cells", Data: []byte(`{"cells":{}}`)},
+		"only dashes":   {Name: "dashes", Data: []byte(`{"cells":{"bookworm/v1":{"G1":"-","K1":"-"}}}`)},
+		"banana":        {Name: "banana", Data: []byte(`{"cells":{"bookworm/v1":{"G1":"banana"}}}`)},
+		"no result":     {Name: "no result", Data: []byte(`{"cells":{"bookworm/v1":{"G1":"no result"}}}`)},
+		"unknown claim": {Name: "Z9", Data: []byte(`{"cells":{"bookworm/v1":{"Z9":"holds"}}}`)},
+		"not json":      {Name: write("garbage.json", "{\"cells\":")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var log []string
+			cfg, _ := config(t, &log)
+			cfg.Baseline = &ref
+			f := &fakeMachine{t: t, verdict: allHold}
+			_, err := run(context.Background(), cfg, f.steps())
+			if !errors.Is(err, ErrBadBaseline) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("err %v, want one line of ErrBadBaseline", err)
+			}
+			if len(f.fetched)+len(f.boots) != 0 || f.built != nil {
+				t.Errorf("fetched %v, built %v, booted %d before refusing the baseline", f.fetched, f.built, len(f.boots))
+			}
+		})
+	}
+}
+
+// A run none of whose cells the baseline knows has checked nothing.
+func TestRunWithNoCellToCompareIsNoPass(t *testing.T) {
+	var log []string
+	cfg, _ := config(t, &log)
+	cfg.Baseline = &BaselineRef{Name: "other kernels", Data: []byte(`{"cells":{"xenial/v1":{"G1":"holds"}}}`)}
+	f := &fakeMachine{t: t, verdict: allHold}
+	if _, err := run(context.Background(), cfg, f.steps()); !errors.Is(err, ErrBadBaseline) {
+		t.Fatalf("err %v", err)
+	}
+	if contains(log, "every verdict matches") {
+		t.Errorf("log %q", log)
+	}
+	readDoc(t, cfg.Out) // the run's reports are kept
+}
+
+// Suites that exited without a report decided nothing: never a match,
+// never recorded.
+func TestACellWithNoReportIsNeverAMatch(t *testing.T) {
+	var log []string
+	cfg, _ := config(t, &log)
+	cfg.Modes = []string{guest.V1}
+	cfg.Kernels = cfg.Kernels[1:]
+	// A baseline recorded (before this fix) from such a run: every claim "-"
+	// but one, so it parses.
+	cfg.Baseline = &BaselineRef{Name: "base", Data: []byte(`{"cells":{"bookworm/v1":{"G1":"holds","G5":"-"}}}`)}
+	cfg.WriteBaseline = filepath.Join(t.TempDir(), "baseline.json")
+	f := &fakeMachine{t: t, verdict: allHold, unreported: map[string]bool{"bookworm/v1": true}}
+	_, err := run(context.Background(), cfg, f.steps())
+	if !errors.Is(err, ErrClaimsFailed) || !strings.Contains(err.Error(), "bookworm/v1 (no result)") {
+		t.Fatalf("err %v", err)
+	}
+	if contains(log, "every verdict matches") {
+		t.Errorf("a cell with no report matched: %q", log)
+	}
+	if _, err := os.Stat(cfg.WriteBaseline); !os.IsNotExist(err) {
+		t.Error("a run whose suites gave no report was recorded as the baseline")
+	}
+	m := Matrix{Cells: []CellResult{{ID: "bookworm/v1", Mode: "v1", Status: Ran}}}
+	if err := m.WriteBaseline(cfg.WriteBaseline); !errors.Is(err, ErrBadBaseline) {
+		t.Errorf("a cell that ran no claim was recorded: %v", err)
+	}
+}
+
+// A file that is not a kernel is refused before anything runs.
+func TestRunRefusesAFileThatIsNoKernel(t *testing.T) {
+	var log []string
+	cfg, _ := config(t, &log)
+	var err error
+	cfg.Kernels, err = kernels.ParseEntries("ls=/bin/ls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeMachine{t: t, verdict: allHold}
+	_, err = run(context.Background(), cfg, f.steps())
+	if !errors.Is(err, kernels.ErrNotKernel) || !strings.Contains(err.Error(), "/bin/ls") {
+		t.Fatalf("err %v", err)
+	}
+	if len(f.fetched)+len(f.boots) != 0 {
+		t.Errorf("fetched %v, booted %d", f.fetched, len(f.boots))
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/memlab/memlab/labs/grade"
 	"github.com/memlab/memlab/labs/kernel/cgroup"
 	"github.com/memlab/memlab/labs/matrix"
+	"github.com/memlab/memlab/labs/matrix/kernels"
 	"github.com/memlab/memlab/labs/runner"
 )
 
@@ -29,6 +30,8 @@ const (
 	exitNoImage      = 78  // the lab image is missing and cannot be built
 	exitRegression   = 79  // the kernel matrix changed from its baseline (the cells are named)
 	exitBadRubric    = 80  // the grading rubric is missing or one the grader cannot apply
+	exitBadBaseline  = 81  // the matrix baseline is missing, of nothing, holds a word that is no verdict, or knows none of the run's cells
+	exitNotKernel    = 82  // a kernel image given by path is not a bootable x86 kernel
 	exitInterrupted  = 130 // Ctrl-C: what was started has been stopped and removed
 	exitNotFound     = 127 // the workload's command does not exist
 )
@@ -61,6 +64,10 @@ func exitCode(err error) int {
 		return exitNotOurs
 	case errors.Is(err, grade.ErrBadRubric):
 		return exitBadRubric
+	case errors.Is(err, matrix.ErrBadBaseline):
+		return exitBadBaseline
+	case errors.Is(err, kernels.ErrNotKernel):
+		return exitNotKernel
 	case errors.Is(err, matrix.ErrClaimsFailed), errors.Is(err, grade.ErrBelowPassMark):
 		return exitClaimsFailed
 	case errors.Is(err, matrix.ErrRegression):
