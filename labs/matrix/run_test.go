@@ -25,9 +25,9 @@ type fakeMachine struct {
 	t          *testing.T
 	verdict    func(cell, claim string) ledger.Verdict // what every booted cell reports
 	unreported map[string]bool                         // cells whose suites hand back no report
-	fetchErr error
-	noModule error  // what checkModule says
-	onBoot   func() // runs inside boot (e.g. a Ctrl-C)
+	fetchErr   error
+	noModule   error  // what checkModule says
+	onBoot     func() // runs inside boot (e.g. a Ctrl-C)
 
 	accelAsked int
 	fetched    []string
