@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/memlab/memlab/labs/report/atomicfile"
 	"github.com/memlab/memlab/labs/report/ledger"
 )
 
@@ -236,9 +237,5 @@ func (m Matrix) WriteBaseline(path string) error {
 	if _, err := ParseBaseline(path, js); err != nil {
 		return fmt.Errorf("not writing %s: %w", path, err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(js, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, append(js, '\n'), 0o644)
 }
