@@ -117,6 +117,16 @@ func run(ctx context.Context, cfg Config, do steps) (Result, error) {
 			return res, err
 		}
 	}
+	// The reports directory is checked by making the run's staging
+	// directory in it, before minutes of fetching and booting.
+	var st *stage
+	if !cfg.PlanOnly && !cfg.FetchOnly {
+		var err error
+		if st, err = newStage(cfg.Out, say); err != nil {
+			return res, err
+		}
+		defer st.discard()
+	}
 	if cfg.Accel == "" || cfg.Accel == "auto" {
 		a, why := do.detectAccel()
 		cfg.Accel = a
@@ -183,12 +193,23 @@ func run(ctx context.Context, cfg Config, do steps) (Result, error) {
 	say("booting %d cells, %d at a time (%s, %d MiB, timeout %s each)", len(cells), cfg.Jobs, cfg.Accel, cfg.MemoryMB, cfg.Timeout)
 	m := do.boot(ctx, BootOptions{
 		Cells: cells, Initrd: initrd, Jobs: cfg.Jobs, Timeout: cfg.Timeout, MemoryMB: cfg.MemoryMB,
-		Accel: cfg.Accel, WorkDir: work, Artifacts: filepath.Join(cfg.Out, "matrix"), Log: say,
+		Accel: cfg.Accel, WorkDir: work, Artifacts: st.artifacts(), Log: say,
 	})
 	res.Matrix = m
+	// Only a complete run replaces the previous one's reports; an
+	// interrupted one keeps what it has beside them.
 	if ctx.Err() != nil {
-		return res, fmt.Errorf("matrix interrupted: %w (no report written)", ctx.Err())
+		where, err := st.keepPartial(&m)
+		res.Matrix = m
+		if err != nil {
+			return res, fmt.Errorf("matrix interrupted: %w (the previous reports in %s are kept; this run's partial results are lost: %w)", ctx.Err(), cfg.Out, err)
+		}
+		return res, fmt.Errorf("matrix interrupted: %w (the previous reports in %s are kept; this run's partial results are in %s)", ctx.Err(), cfg.Out, where)
 	}
+	if err := st.commit(&m); err != nil {
+		return res, fmt.Errorf("%w: %w", ErrReportsDir, err)
+	}
+	res.Matrix = m
 	out := cfg.Stdout
 	fmt.Fprintln(out)
 	m.WriteText(out)

@@ -28,6 +28,7 @@ type fakeMachine struct {
 	fetchErr   error
 	noModule   error  // what checkModule says
 	onBoot     func() // runs inside boot (e.g. a Ctrl-C)
+	console    string // what each booted cell's console.log holds
 
 	accelAsked int
 	fetched    []string
@@ -83,6 +84,13 @@ func (f *fakeMachine) steps() steps {
 				}
 				r := newResult(c)
 				r.Status = Ran
+				if o.Artifacts != "" { // what runCell keeps of each cell
+					r.Artifacts = filepath.Join(o.Artifacts, c.Kernel.Name+"-"+c.Mode)
+					if err := errors.Join(os.MkdirAll(r.Artifacts, 0o755),
+						os.WriteFile(filepath.Join(r.Artifacts, "console.log"), []byte(f.console), 0o644)); err != nil {
+						f.t.Fatal(err)
+					}
+				}
 				if f.unreported[c.ID()] { // what runCell makes of suites that exited without a report
 					r.Status, r.Reason = NoResult, "suite rawcgroup exited 1 without a report"
 					m.Cells = append(m.Cells, r)
@@ -197,7 +205,7 @@ func TestRunBootsThePlanAndMatchesItsBaseline(t *testing.T) {
 	}
 	if strings.Join(ids, " ") != "bullseye/v1 bullseye/v2 bookworm/v1 bookworm/v2" ||
 		o.Jobs != 2 || o.Accel != "tcg" || o.MemoryMB != 768 || o.Timeout != 180*time.Second ||
-		o.Artifacts != filepath.Join(cfg.Out, "matrix") {
+		!strings.HasPrefix(o.Artifacts, filepath.Join(cfg.Out, stagePrefix)) {
 		t.Errorf("boot options %+v (cells %v)", o, ids)
 	}
 	if _, err := os.Stat(f.workDir); !os.IsNotExist(err) {
@@ -340,7 +348,7 @@ func TestRunInterruptedWritesNoReport(t *testing.T) {
 	defer cancel()
 	f := &fakeMachine{t: t, verdict: allHold, onBoot: cancel}
 	_, err := run(ctx, cfg, f.steps())
-	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "no report written") {
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "partial results are in "+filepath.Join(cfg.Out, PartialDir)) {
 		t.Fatalf("err %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(cfg.Out, "matrix.json")); !os.IsNotExist(err) {
@@ -646,5 +654,89 @@ func TestRunRefusesAFileThatIsNoKernel(t *testing.T) {
 	}
 	if len(f.fetched)+len(f.boots) != 0 {
 		t.Errorf("fetched %v, booted %d", f.fetched, len(f.boots))
+	}
+}
+
+// A run replaces the previous run's per-cell reports only when complete:
+// an interrupted one leaves them, and keeps its own in matrix.partial.
+func TestOnlyACompleteRunReplacesThePreviousReports(t *testing.T) {
+	var log []string
+	cfg, _ := config(t, &log)
+	console := func(dir, cell string) string {
+		b, err := os.ReadFile(filepath.Join(dir, cell, "console.log"))
+		if err != nil {
+			return err.Error()
+		}
+		return string(b)
+	}
+	f := &fakeMachine{t: t, verdict: allHold, console: "first run"}
+	if _, err := run(context.Background(), cfg, f.steps()); err != nil {
+		t.Fatal(err)
+	}
+	first, err := os.ReadFile(filepath.Join(cfg.Out, "matrix.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f = &fakeMachine{t: t, verdict: allHold, console: "interrupted run", onBoot: cancel}
+	if _, err := run(ctx, cfg, f.steps()); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v", err)
+	}
+	matrixDir, partial := filepath.Join(cfg.Out, "matrix"), filepath.Join(cfg.Out, PartialDir)
+	if got := console(matrixDir, "bookworm-v2"); got != "first run" {
+		t.Errorf("the previous run's cell now holds %q", got)
+	}
+	if now, _ := os.ReadFile(filepath.Join(cfg.Out, "matrix.json")); !bytes.Equal(now, first) {
+		t.Error("an interrupted run replaced matrix.json")
+	}
+	if got := console(partial, "bookworm-v2"); got != "interrupted run" {
+		t.Errorf("the partial results hold %q", got)
+	}
+	if doc := readDoc(t, partial); len(doc.Cells) != 4 || !strings.HasPrefix(doc.Cells[0].Artifacts, partial) {
+		t.Errorf("partial matrix.json: %+v", doc.Cells)
+	}
+
+	f = &fakeMachine{t: t, verdict: allHold, console: "third run"}
+	res, err := run(context.Background(), cfg, f.steps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := console(matrixDir, "bookworm-v2"); got != "third run" {
+		t.Errorf("a complete run's cell holds %q", got)
+	}
+	if c := res.Matrix.Cells[0]; c.Artifacts != filepath.Join(matrixDir, "bullseye-v1") {
+		t.Errorf("cell artifacts at %s", c.Artifacts)
+	}
+	entries, err := os.ReadDir(cfg.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, " ") != "matrix matrix.json matrix.md" {
+		t.Errorf("the reports directory holds %v: the partial and staging directories must be gone", names)
+	}
+}
+
+// A reports directory that cannot be written is found before anything is
+// fetched or booted.
+func TestRunChecksTheReportsDirectoryFirst(t *testing.T) {
+	var log []string
+	cfg, _ := config(t, &log)
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Out = filepath.Join(file, "reports")
+	f := &fakeMachine{t: t, verdict: allHold}
+	if _, err := run(context.Background(), cfg, f.steps()); !errors.Is(err, ErrReportsDir) {
+		t.Fatalf("err %v", err)
+	}
+	if len(f.fetched)+len(f.boots) != 0 || f.built != nil {
+		t.Errorf("fetched %v, built %v, booted %d before finding the reports directory unwritable", f.fetched, f.built, len(f.boots))
 	}
 }

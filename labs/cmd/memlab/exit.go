@@ -23,6 +23,7 @@ const (
 	exitNotRoot      = 67  // the cgroup filesystem needs root
 	exitNoCgroupFS   = 69  // no cgroup filesystem, or no memory controller
 	exitInternal     = 70  // memlab itself failed; the message says where
+	exitCantWrite    = 73  // EX_CANTCREAT: the reports directory cannot be written (found before anything runs)
 	exitNoSuchReport = 74  // a report file to read is missing or unreadable
 	exitNoEngine     = 75  // EX_TEMPFAIL: no Docker engine answers; start it and retry
 	exitNoContainer  = 76  // no such container, or it is not running (so it has no cgroup)
@@ -64,6 +65,8 @@ func exitCode(err error) int {
 		return exitNotOurs
 	case errors.Is(err, grade.ErrBadRubric):
 		return exitBadRubric
+	case errors.Is(err, matrix.ErrReportsDir):
+		return exitCantWrite
 	case errors.Is(err, matrix.ErrBadBaseline):
 		return exitBadBaseline
 	case errors.Is(err, kernels.ErrNotKernel):

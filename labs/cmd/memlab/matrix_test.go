@@ -126,6 +126,7 @@ func TestMatrixRefusesBadInputBeforeBooting(t *testing.T) {
 		{[]string{"--kernels", "ls=/bin/ls", suite}, exitNotKernel, "not a bootable x86 kernel"},
 		{[]string{"--kernels", "nope=/nonexistent/vmlinuz", suite, "--baseline", "/no/such.json"}, exitBadBaseline, "/no/such.json"},
 		{[]string{"--kernels", "nope=/nonexistent/vmlinuz", suite, "--baseline", banana}, exitBadBaseline, `"banana" is not a verdict`},
+		{[]string{"--kernels", "nope=/nonexistent/vmlinuz", suite, "--out", filepath.Join(banana, "reports")}, exitCantWrite, "cannot write the reports directory"},
 	} {
 		code, _, stderr := runIn(t, dir, append([]string{"matrix", "--out", filepath.Join(dir, "reports")}, c.args...)...)
 		if code != c.code || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, c.says) {
