@@ -33,6 +33,7 @@ const (
 	exitBadRubric    = 80  // the grading rubric is missing or one the grader cannot apply
 	exitBadBaseline  = 81  // the matrix baseline is missing, of nothing, holds a word that is no verdict, or knows none of the run's cells
 	exitNotKernel    = 82  // a kernel image given by path is not a bootable x86 kernel
+	exitUnfinished   = 83  // the Ginkgo report is of a run that did not finish: the previous reports are kept
 	exitInterrupted  = 130 // Ctrl-C: what was started has been stopped and removed
 	exitNotFound     = 127 // the workload's command does not exist
 )
@@ -65,6 +66,8 @@ func exitCode(err error) int {
 		return exitNotOurs
 	case errors.Is(err, grade.ErrBadRubric):
 		return exitBadRubric
+	case errors.Is(err, errUnfinishedRun):
+		return exitUnfinished
 	case errors.Is(err, matrix.ErrReportsDir):
 		return exitCantWrite
 	case errors.Is(err, matrix.ErrBadBaseline):

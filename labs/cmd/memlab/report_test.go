@@ -30,3 +30,37 @@ func TestReportRefusesWhatIsNoReport(t *testing.T) {
 		t.Error("a refused report wrote the reports directory")
 	}
 }
+
+// An interrupted run's report goes beside the last complete one, which is
+// kept, and says where.
+func TestReportOfAnUnfinishedRunKeepsThePrevious(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "reports")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	previous := []byte(`{"previous": true}`)
+	if err := os.WriteFile(filepath.Join(out, "claims.json"), previous, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	from := filepath.Join(dir, "ginkgo.json")
+	doc := `[{"SuitePath":"/m/specs/reexec","SuiteDescription":"reexec","SpecialSuiteFailureReasons":["Interrupted by User"]}]`
+	if err := os.WriteFile(from, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runIn(t, dir, "report", "--from", from, "--out", out)
+	partial := filepath.Join(out, "claims.partial.json")
+	if code != exitUnfinished || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "reexec: Interrupted by User") ||
+		!strings.Contains(stderr, partial) {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	if got, _ := os.ReadFile(filepath.Join(out, "claims.json")); string(got) != string(previous) {
+		t.Errorf("the previous claims.json is now %q", got)
+	}
+	if _, err := os.Stat(partial); err != nil {
+		t.Errorf("no partial report: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "index.html")); !os.IsNotExist(err) {
+		t.Error("an unfinished run wrote index.html")
+	}
+}

@@ -77,6 +77,38 @@ func ParseGinkgoJSON(data []byte) ([]types.Report, error) {
 	return reports, nil
 }
 
+// unfinished are the starts of the reasons Ginkgo gives a suite that did
+// not run to its end: interrupted, not compiled, out of time, never run.
+var unfinished = []string{"Interrupted by", "Failed to compile", "Suite did not run because",
+	"Suite Timeout Elapsed", "Failed to iterate over specs"}
+
+// Unfinished names each suite that did not run to its end, with Ginkgo's
+// reason ("specs/reexec: Interrupted by User"). A report holding one is not
+// the claims' verdicts: an interrupted spec would read "failed", the specs
+// after it "skipped", and a suite that never compiled nothing at all.
+func Unfinished(suites []types.Report) []string {
+	var out []string
+	for _, s := range suites {
+		for _, why := range s.SpecialSuiteFailureReasons {
+			for _, u := range unfinished {
+				if strings.HasPrefix(why, u) {
+					line, _, _ := strings.Cut(why, "\n")
+					out = append(out, fmt.Sprintf("%s: %s", suiteName(s), line))
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
+func suiteName(s types.Report) string {
+	if s.SuiteDescription != "" {
+		return s.SuiteDescription
+	}
+	return s.SuitePath
+}
+
 // FromGinkgo turns Ginkgo suite reports into one ledger report: a result per
 // claim and cgroup mode, in ledger order.
 func FromGinkgo(suites []types.Report) (Report, error) {

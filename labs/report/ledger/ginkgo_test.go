@@ -84,3 +84,19 @@ func FuzzParseGinkgoJSON(f *testing.F) {
 		_, _ = FromGinkgo(suites) // its errors are the ledger's; it must not panic
 	})
 }
+
+func TestUnfinishedNamesSuitesThatDidNotRunToTheirEnd(t *testing.T) {
+	suites := []types.Report{
+		{SuiteDescription: "raw cgroup", SuiteSucceeded: true},
+		{SuiteDescription: "reexec", SpecialSuiteFailureReasons: []string{"Interrupted by User"}},
+		{SuitePath: "/m/specs/docker", SpecialSuiteFailureReasons: []string{"Failed to compile docker:\n\nsignal: interrupt"}},
+		{SuiteDescription: "pending", SpecialSuiteFailureReasons: []string{"Detected pending specs and --fail-on-pending is set"}},
+	}
+	got := Unfinished(suites)
+	if len(got) != 2 || got[0] != "reexec: Interrupted by User" || got[1] != "/m/specs/docker: Failed to compile docker:" {
+		t.Errorf("unfinished %q", got)
+	}
+	if got := Unfinished(suites[:1]); len(got) != 0 {
+		t.Errorf("a finished run: %q", got)
+	}
+}

@@ -14,17 +14,20 @@ import (
 
 // WriteFiles writes claims.json and claims.md into dir, each atomically: a
 // run cut short leaves the previous files whole.
-func (r Report) WriteFiles(dir string) error {
+func (r Report) WriteFiles(dir string) error { return r.WriteFilesAs(dir, "claims") }
+
+// WriteFilesAs writes STEM.json and STEM.md into dir, each atomically.
+func (r Report) WriteFilesAs(dir, stem string) error {
 	js, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, "claims.json"), append(js, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, stem+".json"), append(js, '\n'), 0o644); err != nil {
 		return err
 	}
 	var md strings.Builder
 	r.WriteMarkdown(&md)
-	return atomicfile.WriteFile(filepath.Join(dir, "claims.md"), []byte(md.String()), 0o644)
+	return atomicfile.WriteFile(filepath.Join(dir, stem+".md"), []byte(md.String()), 0o644)
 }
 
 // LoadReport reads a claims.json written by WriteFiles.
