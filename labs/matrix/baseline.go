@@ -4,16 +4,31 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/memlab/memlab/labs/report/atomicfile"
 	"github.com/memlab/memlab/labs/report/ledger"
 )
 
 // ErrRegression: some cell's verdict differs from the baseline.
 var ErrRegression = errors.New("the matrix changed from its baseline")
+
+// ErrBadBaseline: the baseline cannot be compared with: missing,
+// unreadable, of nothing, or holding a word that is no verdict; or no cell
+// of the run is in it. A check against it would pass on nothing.
+var ErrBadBaseline = errors.New("bad baseline")
+
+// baselineVerdicts are the words a baseline may hold: what a recorded run
+// can give a claim. "no result" is not among them: such a run is never
+// recorded.
+var baselineVerdicts = map[string]bool{
+	string(ledger.Holds): true, string(ledger.Corrected): true,
+	string(ledger.Skipped): true, string(ledger.Failed): true, NotRun: true,
+}
 
 // Baseline is the verdict grid a real run recorded: cell ID → claim ID →
 // verdict. Only verdicts are kept, so figures that vary from run to run do
@@ -32,8 +47,8 @@ func (m Matrix) Baseline() Baseline {
 		Generated: m.Generated, Kernels: map[string]string{}, Cells: map[string]map[string]string{},
 	}
 	for _, c := range m.Cells {
-		if c.KernelAbsent {
-			continue // not a verdict about the kernel: Compare counts the cell as not run
+		if c.KernelAbsent || c.Status == NoResult {
+			continue // no verdict about the kernel: Compare counts the cell as not run
 		}
 		b.Kernels[c.Kernel] = c.Release
 		row := map[string]string{}
@@ -140,23 +155,57 @@ func RegressionError(changes []Change) error {
 		strings.Join(ChangedCells(changes), ", "))
 }
 
-// LoadBaseline reads a baseline file.
+// maxBaseline bounds what LoadBaseline reads: a real one is a few KiB.
+const maxBaseline = 16 << 20
+
+// LoadBaseline reads a baseline file; every failure is ErrBadBaseline.
 func LoadBaseline(path string) (Baseline, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
-		return Baseline{}, err
+		return Baseline{}, fmt.Errorf("%w: %w", ErrBadBaseline, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxBaseline+1))
+	if err != nil {
+		return Baseline{}, fmt.Errorf("%w: %s: %w", ErrBadBaseline, path, err)
+	}
+	if len(data) > maxBaseline {
+		return Baseline{}, fmt.Errorf("%w: %s: larger than %d MiB", ErrBadBaseline, path, maxBaseline>>20)
 	}
 	return ParseBaseline(path, data)
 }
 
-// ParseBaseline reads a baseline; name says where it came from, in errors.
+// ParseBaseline reads a baseline; name says where it came from, in
+// errors. It refuses one a check would pass on without checking anything:
+// no cells, a cell with no verdict, a claim the ledger does not know, or a
+// word that is no verdict.
 func ParseBaseline(name string, data []byte) (Baseline, error) {
 	var b Baseline
+	bad := func(format string, a ...any) (Baseline, error) {
+		return Baseline{}, fmt.Errorf("%w: %s: %s", ErrBadBaseline, name, fmt.Sprintf(format, a...))
+	}
 	if err := json.Unmarshal(data, &b); err != nil {
-		return b, fmt.Errorf("%s: %w", name, err)
+		return bad("%v", err)
 	}
 	if len(b.Cells) == 0 {
-		return b, fmt.Errorf("%s: a baseline with no cells", name)
+		return bad("no cells")
+	}
+	for _, id := range sortedCells(b.Cells) {
+		verdicts := 0
+		for claim, v := range b.Cells[id] {
+			if _, err := ledger.Lookup(claim); err != nil {
+				return bad("cell %s: %v", id, err)
+			}
+			if !baselineVerdicts[v] {
+				return bad("cell %s, claim %s: %q is not a verdict (want holds, corrected, skipped, failed or -)", id, claim, v)
+			}
+			if v != NotRun {
+				verdicts++
+			}
+		}
+		if verdicts == 0 {
+			return bad("cell %s records no verdict", id)
+		}
 	}
 	return b, nil
 }
@@ -184,9 +233,9 @@ func (m Matrix) WriteBaseline(path string) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(js, '\n'), 0o644); err != nil {
-		return err
+	// What is recorded must read back: a run of nothing is no baseline.
+	if _, err := ParseBaseline(path, js); err != nil {
+		return fmt.Errorf("not writing %s: %w", path, err)
 	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, append(js, '\n'), 0o644)
 }

@@ -291,11 +291,26 @@ func runCell(ctx context.Context, o BootOptions, c Cell) CellResult {
 	if err != nil {
 		return fail(err.Error())
 	}
-	r.Status, r.Report, r.Reason = Ran, rep, strings.Join(notes, "; ")
-	if len(outc.Suites) == 0 {
-		r.Reason = "the guest ran no suite"
+	r.Report = rep
+	r.Status, r.Reason = statusOf(outc, notes)
+	if r.Status == NoResult {
+		r.ConsoleTail = tail
 	}
 	return r
+}
+
+// statusOf is a booted cell's status from what its suites handed back;
+// notes name the suites with no readable report. Such a suite decided
+// nothing: its claims would read "-", which a baseline of "-" would call a
+// match, so the cell has no result.
+func statusOf(o guest.Outcome, notes []string) (status, reason string) {
+	switch {
+	case len(o.Suites) == 0:
+		return NoResult, "the guest ran no suite"
+	case len(notes) > 0:
+		return NoResult, strings.Join(notes, "; ")
+	}
+	return Ran, ""
 }
 
 // reportFrom loads the guest's Ginkgo reports into one ledger report; notes

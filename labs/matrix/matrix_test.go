@@ -214,6 +214,25 @@ func TestReportFrom(t *testing.T) {
 	if len(notes) != 1 || !strings.Contains(notes[0], "crashed exited 2 without a report: panic: boom") {
 		t.Fatalf("notes %q", notes)
 	}
+	// One suite without a report: the cell decided nothing for its claims.
+	if st, why := statusOf(o, notes); st != NoResult || !strings.Contains(why, "crashed exited 2") {
+		t.Errorf("status %q (%s)", st, why)
+	}
+	// Both suites exit 1 with no report (a label filter Ginkgo cannot parse).
+	none := guest.Outcome{Suites: []guest.SuiteRun{{Name: "rawcgroup", Exit: 1}, {Name: "reexec", Exit: 1}}}
+	_, notes, err = reportFrom(none, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := statusOf(none, notes); st != NoResult {
+		t.Errorf("suites with no report: status %q", st)
+	}
+	if st, _ := statusOf(guest.Outcome{}, nil); st != NoResult {
+		t.Errorf("no suite at all: status %q", st)
+	}
+	if st, why := statusOf(guest.Outcome{Suites: o.Suites[:1], Reports: o.Reports}, nil); st != Ran || why != "" {
+		t.Errorf("every suite reported: status %q (%s)", st, why)
+	}
 }
 
 func TestFailuresNameFailedClaimsAndSilentCells(t *testing.T) {

@@ -107,6 +107,26 @@ func run(ctx context.Context, cfg Config, do steps) (Result, error) {
 		return res, errors.New("matrix: no kernels or no cgroup modes to boot")
 	}
 	say := cfg.Log
+	// Every input is checked before anything is fetched or booted: a bad
+	// one found after the run would throw the run away. (A plan reports
+	// what it finds instead.)
+	var base *Baseline
+	if !cfg.PlanOnly {
+		var err error
+		if base, err = cfg.checkInputs(); err != nil {
+			return res, err
+		}
+	}
+	// The reports directory is checked by making the run's staging
+	// directory in it, before minutes of fetching and booting.
+	var st *stage
+	if !cfg.PlanOnly && !cfg.FetchOnly {
+		var err error
+		if st, err = newStage(cfg.Out, say); err != nil {
+			return res, err
+		}
+		defer st.discard()
+	}
 	if cfg.Accel == "" || cfg.Accel == "auto" {
 		a, why := do.detectAccel()
 		cfg.Accel = a
@@ -173,34 +193,47 @@ func run(ctx context.Context, cfg Config, do steps) (Result, error) {
 	say("booting %d cells, %d at a time (%s, %d MiB, timeout %s each)", len(cells), cfg.Jobs, cfg.Accel, cfg.MemoryMB, cfg.Timeout)
 	m := do.boot(ctx, BootOptions{
 		Cells: cells, Initrd: initrd, Jobs: cfg.Jobs, Timeout: cfg.Timeout, MemoryMB: cfg.MemoryMB,
-		Accel: cfg.Accel, WorkDir: work, Artifacts: filepath.Join(cfg.Out, "matrix"), Log: say,
+		Accel: cfg.Accel, WorkDir: work, Artifacts: st.artifacts(), Log: say,
 	})
 	res.Matrix = m
+	// Only a complete run replaces the previous one's reports; an
+	// interrupted one keeps what it has beside them.
 	if ctx.Err() != nil {
-		return res, fmt.Errorf("matrix interrupted: %w (no report written)", ctx.Err())
+		where, err := st.keepPartial(&m)
+		res.Matrix = m
+		if err != nil {
+			return res, fmt.Errorf("matrix interrupted: %w (the previous reports in %s are kept; this run's partial results are lost: %w)", ctx.Err(), cfg.Out, err)
+		}
+		return res, fmt.Errorf("matrix interrupted: %w (the previous reports in %s are kept; this run's partial results are in %s)", ctx.Err(), cfg.Out, where)
 	}
+	if err := st.commit(&m); err != nil {
+		return res, fmt.Errorf("%w: %w", ErrReportsDir, err)
+	}
+	res.Matrix = m
 	out := cfg.Stdout
 	fmt.Fprintln(out)
 	m.WriteText(out)
 
-	if cfg.Baseline != nil {
-		base, err := cfg.Baseline.load()
+	if base != nil {
+		cur := m.Baseline()
+		res.Changes, res.Unseen, res.Fresh = Compare(*base, cur)
+		if len(res.Unseen) > 0 {
+			say("baseline cells not run this time: %s", strings.Join(res.Unseen, ", "))
+		}
+		if len(res.Fresh) > 0 {
+			say("cells with no baseline: %s", strings.Join(res.Fresh, ", "))
+		}
+		compared := len(cur.Cells) - len(res.Fresh)
 		switch {
-		case errors.Is(err, os.ErrNotExist):
-			say("no baseline at %s yet (make matrix-baseline records one)", cfg.Baseline.Name)
-		case err != nil:
-			return res, err
-		default:
-			res.Changes, res.Unseen, res.Fresh = Compare(base, m.Baseline())
-			if len(res.Unseen) > 0 {
-				say("baseline cells not run this time: %s", strings.Join(res.Unseen, ", "))
+		case compared == 0 && len(m.Failures()) == 0:
+			// Checked nothing: never a pass. The reports are still written.
+			// (Cells with no result fail the run below, as that.)
+			if err := m.WriteFiles(cfg.Out, nil); err != nil {
+				return res, err
 			}
-			if len(res.Fresh) > 0 {
-				say("cells with no baseline: %s", strings.Join(res.Fresh, ", "))
-			}
-			if len(res.Changes) == 0 {
-				say("every verdict matches %s", cfg.Baseline.Name)
-			}
+			return res, fmt.Errorf("%w: %s: no cell of this run has a verdict to compare with it", ErrBadBaseline, cfg.Baseline.Name)
+		case len(res.Changes) == 0 && len(m.Failures()) == 0:
+			say("every verdict matches %s (%d cell(s) compared)", cfg.Baseline.Name, compared)
 		}
 	}
 	if err := m.WriteFiles(cfg.Out, res.Changes); err != nil {
@@ -265,6 +298,28 @@ func (cfg *Config) suites(ctx context.Context, do steps, dir string) ([]guest.Su
 func suiteTimeout(guestTimeout time.Duration, suites int) time.Duration {
 	t := (guestTimeout - 40*time.Second) / time.Duration(max(suites, 1))
 	return max(t, 10*time.Second)
+}
+
+// checkInputs checks what a run reads before it starts: each kernel image
+// given by path (an absent one only skips its cells) and the baseline,
+// which it returns (nil: no comparison).
+func (cfg *Config) checkInputs() (*Baseline, error) {
+	for _, s := range cfg.Kernels {
+		if s.Path == "" {
+			continue
+		}
+		if err := kernels.CheckImage(s.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("kernel %s: %w", s.Name, err)
+		}
+	}
+	if cfg.Baseline == nil {
+		return nil, nil
+	}
+	b, err := cfg.Baseline.load()
+	if err != nil {
+		return nil, err
+	}
+	return &b, nil
 }
 
 func (b *BaselineRef) load() (Baseline, error) {

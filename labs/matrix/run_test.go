@@ -22,11 +22,13 @@ import (
 // fakeMachine stands in for the kernel cache, go, the initramfs builder
 // and qemu, and records what Run asked of each.
 type fakeMachine struct {
-	t        *testing.T
-	verdict  func(cell, claim string) ledger.Verdict // what every booted cell reports
-	fetchErr error
-	noModule error  // what checkModule says
-	onBoot   func() // runs inside boot (e.g. a Ctrl-C)
+	t          *testing.T
+	verdict    func(cell, claim string) ledger.Verdict // what every booted cell reports
+	unreported map[string]bool                         // cells whose suites hand back no report
+	fetchErr   error
+	noModule   error  // what checkModule says
+	onBoot     func() // runs inside boot (e.g. a Ctrl-C)
+	console    string // what each booted cell's console.log holds
 
 	accelAsked int
 	fetched    []string
@@ -82,6 +84,18 @@ func (f *fakeMachine) steps() steps {
 				}
 				r := newResult(c)
 				r.Status = Ran
+				if o.Artifacts != "" { // what runCell keeps of each cell
+					r.Artifacts = filepath.Join(o.Artifacts, c.Kernel.Name+"-"+c.Mode)
+					if err := errors.Join(os.MkdirAll(r.Artifacts, 0o755),
+						os.WriteFile(filepath.Join(r.Artifacts, "console.log"), []byte(f.console), 0o644)); err != nil {
+						f.t.Fatal(err)
+					}
+				}
+				if f.unreported[c.ID()] { // what runCell makes of suites that exited without a report
+					r.Status, r.Reason = NoResult, "suite rawcgroup exited 1 without a report"
+					m.Cells = append(m.Cells, r)
+					continue
+				}
 				for _, claim := range ledger.Claims {
 					r.Report.Results = append(r.Report.Results,
 						ledger.Result{ID: claim.ID, Mode: c.Mode, Verdict: f.verdict(c.ID(), claim.ID)})
@@ -191,7 +205,7 @@ func TestRunBootsThePlanAndMatchesItsBaseline(t *testing.T) {
 	}
 	if strings.Join(ids, " ") != "bullseye/v1 bullseye/v2 bookworm/v1 bookworm/v2" ||
 		o.Jobs != 2 || o.Accel != "tcg" || o.MemoryMB != 768 || o.Timeout != 180*time.Second ||
-		o.Artifacts != filepath.Join(cfg.Out, "matrix") {
+		!strings.HasPrefix(o.Artifacts, filepath.Join(cfg.Out, stagePrefix)) {
 		t.Errorf("boot options %+v (cells %v)", o, ids)
 	}
 	if _, err := os.Stat(f.workDir); !os.IsNotExist(err) {
@@ -265,13 +279,9 @@ func TestRunWritesTheBaselineItWasAskedFor(t *testing.T) {
 	var log []string
 	cfg, _ := config(t, &log)
 	cfg.WriteBaseline = filepath.Join(t.TempDir(), "baseline.json")
-	cfg.Baseline = &BaselineRef{Name: filepath.Join(t.TempDir(), "none-yet.json")}
 	f := &fakeMachine{t: t, verdict: allHold}
 	if _, err := run(context.Background(), cfg, f.steps()); err != nil {
 		t.Fatal(err)
-	}
-	if !contains(log, "no baseline at "+cfg.Baseline.Name+" yet") {
-		t.Errorf("a missing baseline file is not named: %q", log)
 	}
 	b, err := LoadBaseline(cfg.WriteBaseline)
 	if err != nil {
@@ -338,7 +348,7 @@ func TestRunInterruptedWritesNoReport(t *testing.T) {
 	defer cancel()
 	f := &fakeMachine{t: t, verdict: allHold, onBoot: cancel}
 	_, err := run(ctx, cfg, f.steps())
-	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "no report written") {
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "partial results are in "+filepath.Join(cfg.Out, PartialDir)) {
 		t.Fatalf("err %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(cfg.Out, "matrix.json")); !os.IsNotExist(err) {
@@ -544,5 +554,189 @@ func TestKernelsWithModulesGetTheirOwnInitramfs(t *testing.T) {
 	}
 	if b, err := os.ReadFile(own); err != nil || !bytes.HasPrefix(b, []byte("SHARED070701")) {
 		t.Errorf("xenial's initramfs: %v %q", err, b)
+	}
+}
+
+// A baseline a check would pass on without checking anything is refused
+// before anything is fetched or booted.
+func TestRunRefusesABadBaselineBeforeBooting(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for name, ref := range map[string]BaselineRef{
+		"missing":       {Name: filepath.Join(dir, "no-such.json")},
+		"empty file":    {Name: write("empty.json", "")},
+		"null":          {Name: "null", Data: []byte("null")},
+		"no cells":      {Name: "no cells", Data: []byte(`{"cells":{}}`)},
+		"only dashes":   {Name: "dashes", Data: []byte(`{"cells":{"bookworm/v1":{"G1":"-","K1":"-"}}}`)},
+		"banana":        {Name: "banana", Data: []byte(`{"cells":{"bookworm/v1":{"G1":"banana"}}}`)},
+		"no result":     {Name: "no result", Data: []byte(`{"cells":{"bookworm/v1":{"G1":"no result"}}}`)},
+		"unknown claim": {Name: "Z9", Data: []byte(`{"cells":{"bookworm/v1":{"Z9":"holds"}}}`)},
+		"not json":      {Name: write("garbage.json", "{\"cells\":")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var log []string
+			cfg, _ := config(t, &log)
+			cfg.Baseline = &ref
+			f := &fakeMachine{t: t, verdict: allHold}
+			_, err := run(context.Background(), cfg, f.steps())
+			if !errors.Is(err, ErrBadBaseline) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("err %v, want one line of ErrBadBaseline", err)
+			}
+			if len(f.fetched)+len(f.boots) != 0 || f.built != nil {
+				t.Errorf("fetched %v, built %v, booted %d before refusing the baseline", f.fetched, f.built, len(f.boots))
+			}
+		})
+	}
+}
+
+// A run none of whose cells the baseline knows has checked nothing.
+func TestRunWithNoCellToCompareIsNoPass(t *testing.T) {
+	var log []string
+	cfg, _ := config(t, &log)
+	cfg.Baseline = &BaselineRef{Name: "other kernels", Data: []byte(`{"cells":{"xenial/v1":{"G1":"holds"}}}`)}
+	f := &fakeMachine{t: t, verdict: allHold}
+	if _, err := run(context.Background(), cfg, f.steps()); !errors.Is(err, ErrBadBaseline) {
+		t.Fatalf("err %v", err)
+	}
+	if contains(log, "every verdict matches") {
+		t.Errorf("log %q", log)
+	}
+	readDoc(t, cfg.Out) // the run's reports are kept
+}
+
+// Suites that exited without a report decided nothing: never a match,
+// never recorded.
+func TestACellWithNoReportIsNeverAMatch(t *testing.T) {
+	var log []string
+	cfg, _ := config(t, &log)
+	cfg.Modes = []string{guest.V1}
+	cfg.Kernels = cfg.Kernels[1:]
+	// A baseline recorded (before this fix) from such a run: every claim "-"
+	// but one, so it parses.
+	cfg.Baseline = &BaselineRef{Name: "base", Data: []byte(`{"cells":{"bookworm/v1":{"G1":"holds","G5":"-"}}}`)}
+	cfg.WriteBaseline = filepath.Join(t.TempDir(), "baseline.json")
+	f := &fakeMachine{t: t, verdict: allHold, unreported: map[string]bool{"bookworm/v1": true}}
+	_, err := run(context.Background(), cfg, f.steps())
+	if !errors.Is(err, ErrClaimsFailed) || !strings.Contains(err.Error(), "bookworm/v1 (no result)") {
+		t.Fatalf("err %v", err)
+	}
+	if contains(log, "every verdict matches") {
+		t.Errorf("a cell with no report matched: %q", log)
+	}
+	if _, err := os.Stat(cfg.WriteBaseline); !os.IsNotExist(err) {
+		t.Error("a run whose suites gave no report was recorded as the baseline")
+	}
+	m := Matrix{Cells: []CellResult{{ID: "bookworm/v1", Mode: "v1", Status: Ran}}}
+	if err := m.WriteBaseline(cfg.WriteBaseline); !errors.Is(err, ErrBadBaseline) {
+		t.Errorf("a cell that ran no claim was recorded: %v", err)
+	}
+}
+
+// A file that is not a kernel is refused before anything runs.
+func TestRunRefusesAFileThatIsNoKernel(t *testing.T) {
+	var log []string
+	cfg, _ := config(t, &log)
+	var err error
+	cfg.Kernels, err = kernels.ParseEntries("ls=/bin/ls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeMachine{t: t, verdict: allHold}
+	_, err = run(context.Background(), cfg, f.steps())
+	if !errors.Is(err, kernels.ErrNotKernel) || !strings.Contains(err.Error(), "/bin/ls") {
+		t.Fatalf("err %v", err)
+	}
+	if len(f.fetched)+len(f.boots) != 0 {
+		t.Errorf("fetched %v, booted %d", f.fetched, len(f.boots))
+	}
+}
+
+// A run replaces the previous run's per-cell reports only when complete:
+// an interrupted one leaves them, and keeps its own in matrix.partial.
+func TestOnlyACompleteRunReplacesThePreviousReports(t *testing.T) {
+	var log []string
+	cfg, _ := config(t, &log)
+	console := func(dir, cell string) string {
+		b, err := os.ReadFile(filepath.Join(dir, cell, "console.log"))
+		if err != nil {
+			return err.Error()
+		}
+		return string(b)
+	}
+	f := &fakeMachine{t: t, verdict: allHold, console: "first run"}
+	if _, err := run(context.Background(), cfg, f.steps()); err != nil {
+		t.Fatal(err)
+	}
+	first, err := os.ReadFile(filepath.Join(cfg.Out, "matrix.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f = &fakeMachine{t: t, verdict: allHold, console: "interrupted run", onBoot: cancel}
+	if _, err := run(ctx, cfg, f.steps()); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v", err)
+	}
+	matrixDir, partial := filepath.Join(cfg.Out, "matrix"), filepath.Join(cfg.Out, PartialDir)
+	if got := console(matrixDir, "bookworm-v2"); got != "first run" {
+		t.Errorf("the previous run's cell now holds %q", got)
+	}
+	if now, _ := os.ReadFile(filepath.Join(cfg.Out, "matrix.json")); !bytes.Equal(now, first) {
+		t.Error("an interrupted run replaced matrix.json")
+	}
+	if got := console(partial, "bookworm-v2"); got != "interrupted run" {
+		t.Errorf("the partial results hold %q", got)
+	}
+	if doc := readDoc(t, partial); len(doc.Cells) != 4 || !strings.HasPrefix(doc.Cells[0].Artifacts, partial) {
+		t.Errorf("partial matrix.json: %+v", doc.Cells)
+	}
+
+	f = &fakeMachine{t: t, verdict: allHold, console: "third run"}
+	res, err := run(context.Background(), cfg, f.steps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := console(matrixDir, "bookworm-v2"); got != "third run" {
+		t.Errorf("a complete run's cell holds %q", got)
+	}
+	if c := res.Matrix.Cells[0]; c.Artifacts != filepath.Join(matrixDir, "bullseye-v1") {
+		t.Errorf("cell artifacts at %s", c.Artifacts)
+	}
+	entries, err := os.ReadDir(cfg.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, " ") != "matrix matrix.json matrix.md" {
+		t.Errorf("the reports directory holds %v: the partial and staging directories must be gone", names)
+	}
+}
+
+// A reports directory that cannot be written is found before anything is
+// fetched or booted.
+func TestRunChecksTheReportsDirectoryFirst(t *testing.T) {
+	var log []string
+	cfg, _ := config(t, &log)
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Out = filepath.Join(file, "reports")
+	f := &fakeMachine{t: t, verdict: allHold}
+	if _, err := run(context.Background(), cfg, f.steps()); !errors.Is(err, ErrReportsDir) {
+		t.Fatalf("err %v", err)
+	}
+	if len(f.fetched)+len(f.boots) != 0 || f.built != nil {
+		t.Errorf("fetched %v, built %v, booted %d before finding the reports directory unwritable", f.fetched, f.built, len(f.boots))
 	}
 }

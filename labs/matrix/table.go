@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/memlab/memlab/labs/report/atomicfile"
 	"github.com/memlab/memlab/labs/report/ledger"
 )
 
@@ -207,17 +207,14 @@ func (m Matrix) WriteFiles(dir string, changes []Change) error {
 	return m.WriteFilesAs(dir, "matrix", changes)
 }
 
-// WriteFilesAs writes STEM.json and STEM.md into dir.
+// WriteFilesAs writes STEM.json and STEM.md into dir, each atomically.
 func (m Matrix) WriteFilesAs(dir, stem string, changes []Change) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
 	doc := Document{m, m.Table(), changes}
 	js, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, stem+".json"), append(js, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, stem+".json"), append(js, '\n'), 0o644); err != nil {
 		return err
 	}
 	var b strings.Builder
@@ -228,5 +225,5 @@ func (m Matrix) WriteFilesAs(dir, stem string, changes []Change) error {
 			fmt.Fprintf(&b, "- %s\n", c)
 		}
 	}
-	return os.WriteFile(filepath.Join(dir, stem+".md"), []byte(b.String()), 0o644)
+	return atomicfile.WriteFile(filepath.Join(dir, stem+".md"), []byte(b.String()), 0o644)
 }

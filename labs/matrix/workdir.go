@@ -15,20 +15,29 @@ import (
 const workDirPrefix = "memlab-matrix-"
 
 // workDirPattern is os.MkdirTemp's pattern for this run's work directory.
-func workDirPattern() (string, error) {
+func workDirPattern() (string, error) { return runDirPattern(workDirPrefix) }
+
+// runDirPattern is os.MkdirTemp's pattern for a directory of this run's:
+// PREFIX-RUNID-RANDOM.
+func runDirPattern(prefix string) (string, error) {
 	run, err := proc.Current()
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s%s-", workDirPrefix, run), nil
+	return fmt.Sprintf("%s%s-", prefix, run), nil
 }
 
 // sweepWorkDirs removes work directories that killed runs (SIGKILL, a
 // power cut) left in the temp dir: memlab-matrix-RUNID-* whose run is gone.
 func sweepWorkDirs(say func(string, ...any)) {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), workDirPrefix+"*-*"))
+	sweepRunDirs(os.TempDir(), workDirPrefix, say)
+}
+
+// sweepRunDirs removes parent's PREFIX-RUNID-* directories whose run is gone.
+func sweepRunDirs(parent, prefix string, say func(string, ...any)) {
+	dirs, _ := filepath.Glob(filepath.Join(parent, prefix+"*-*"))
 	for _, d := range dirs {
-		id, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(d), workDirPrefix), "-")
+		id, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(d), prefix), "-")
 		if !ok {
 			continue
 		}

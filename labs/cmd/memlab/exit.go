@@ -8,6 +8,7 @@ import (
 	"github.com/memlab/memlab/labs/grade"
 	"github.com/memlab/memlab/labs/kernel/cgroup"
 	"github.com/memlab/memlab/labs/matrix"
+	"github.com/memlab/memlab/labs/matrix/kernels"
 	"github.com/memlab/memlab/labs/runner"
 )
 
@@ -22,7 +23,7 @@ const (
 	exitNotRoot      = 67  // the cgroup filesystem, or the Docker socket, needs root
 	exitNoCgroupFS   = 69  // no cgroup filesystem, or no memory controller
 	exitInternal     = 70  // memlab itself failed; the message says where
-	exitCantWrite    = 73  // EX_CANTCREAT: an output file cannot be made (run --result in a missing directory)
+	exitCantWrite    = 73  // EX_CANTCREAT: an output cannot be made, found before anything runs (run --result, matrix --out)
 	exitNoSuchReport = 74  // a report file to read is missing or unreadable
 	exitNoEngine     = 75  // EX_TEMPFAIL: no Docker engine answers; start it and retry
 	exitNoContainer  = 76  // no such container, or it is not running (so it has no cgroup)
@@ -30,6 +31,9 @@ const (
 	exitNoImage      = 78  // the lab image is missing and cannot be built
 	exitRegression   = 79  // the kernel matrix changed from its baseline (the cells are named)
 	exitBadRubric    = 80  // the grading rubric is missing or one the grader cannot apply
+	exitBadBaseline  = 81  // the matrix baseline is missing, of nothing, holds a word that is no verdict, or knows none of the run's cells
+	exitNotKernel    = 82  // a kernel image given by path is not a bootable x86 kernel
+	exitUnfinished   = 83  // the Ginkgo report is of a run that did not finish: the previous reports are kept
 	exitInterrupted  = 130 // Ctrl-C: what was started has been stopped and removed
 	exitNotFound     = 127 // the workload's command does not exist
 	exitNotExec      = 126 // the workload's command is a file that may not be executed (as a shell says)
@@ -69,6 +73,14 @@ func exitCode(err error) int {
 		return exitNotOurs
 	case errors.Is(err, grade.ErrBadRubric):
 		return exitBadRubric
+	case errors.Is(err, errUnfinishedRun):
+		return exitUnfinished
+	case errors.Is(err, matrix.ErrReportsDir):
+		return exitCantWrite
+	case errors.Is(err, matrix.ErrBadBaseline):
+		return exitBadBaseline
+	case errors.Is(err, kernels.ErrNotKernel):
+		return exitNotKernel
 	case errors.Is(err, matrix.ErrClaimsFailed), errors.Is(err, grade.ErrBelowPassMark):
 		return exitClaimsFailed
 	case errors.Is(err, matrix.ErrRegression):

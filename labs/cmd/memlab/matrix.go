@@ -54,7 +54,8 @@ const matrixUsage = `usage: memlab matrix [flags]
   --refresh             ask the archive for newer kernels (otherwise a cached kernel is used offline)
   --fetch-only          fetch and check the kernels, boot nothing
   --plan                print the cells, kernels, suites and baseline a run would use; touch nothing
-  --out reports         where matrix.json, matrix.md and matrix/CELL/ go
+  --out reports         where matrix.json, matrix.md and matrix/CELL/ go; only a complete
+                        run replaces them (an interrupted one leaves matrix.partial/ beside)
   --baseline FILE       compare with this baseline ("builtin": the one built into memlab,
                         fixtures/matrix-baseline.json); exit non-zero naming changed cells
   --write-baseline FILE record this run as the baseline (refused if a cell has no result)`

@@ -65,7 +65,9 @@ func TestMatrixPlanOutsideACheckout(t *testing.T) {
 func TestMatrixSuitesOutsideACheckout(t *testing.T) {
 	dir := t.TempDir()
 	image := filepath.Join(dir, "vmlinuz-fake")
-	if err := os.WriteFile(image, []byte("not a kernel"), 0o644); err != nil {
+	header := make([]byte, 0x400) // a bzImage header and nothing to boot: the run stops before booting
+	copy(header[0x202:], "HdrS")
+	if err := os.WriteFile(image, header, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	code, _, stderr := runIn(t, dir, "matrix", "--kernels", "fake="+image, "--accel", "tcg",
@@ -104,5 +106,34 @@ func TestMatrixBadFlags(t *testing.T) {
 	}
 	if cfg, _ := parseMatrixFlags(nil); cfg.Baseline != nil || strings.Join(cfg.SuitePackages, " ") != "./specs/rawcgroup ./specs/reexec" {
 		t.Errorf("default config compares with %+v, builds %v", cfg.Baseline, cfg.SuitePackages)
+	}
+}
+
+// A bad baseline or a file that is no kernel ends the run with one line
+// and its own status before any kernel is fetched or booted.
+func TestMatrixRefusesBadInputBeforeBooting(t *testing.T) {
+	dir := t.TempDir()
+	banana := filepath.Join(dir, "banana.json")
+	if err := os.WriteFile(banana, []byte(`{"cells":{"bookworm/v1":{"G1":"banana"}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	suite := "--suite-bin=/bin/true" // no checkout needed, nothing built
+	for _, c := range []struct {
+		args []string
+		code int
+		says string
+	}{
+		{[]string{"--kernels", "ls=/bin/ls", suite}, exitNotKernel, "not a bootable x86 kernel"},
+		{[]string{"--kernels", "nope=/nonexistent/vmlinuz", suite, "--baseline", "/no/such.json"}, exitBadBaseline, "/no/such.json"},
+		{[]string{"--kernels", "nope=/nonexistent/vmlinuz", suite, "--baseline", banana}, exitBadBaseline, `"banana" is not a verdict`},
+		{[]string{"--kernels", "nope=/nonexistent/vmlinuz", suite, "--out", filepath.Join(banana, "reports")}, exitCantWrite, "cannot write the reports directory"},
+	} {
+		code, _, stderr := runIn(t, dir, append([]string{"matrix", "--out", filepath.Join(dir, "reports")}, c.args...)...)
+		if code != c.code || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, c.says) {
+			t.Errorf("%v: exit %d, stderr %q; want %d saying %q", c.args, code, stderr, c.code, c.says)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "reports")); !os.IsNotExist(err) {
+		t.Error("a refused run wrote reports")
 	}
 }

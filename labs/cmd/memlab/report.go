@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/memlab/memlab/labs/kernel/cgroup"
 	"github.com/memlab/memlab/labs/report/htmlreport"
@@ -15,6 +16,13 @@ import (
 )
 
 var errNoReport = errors.New("no report")
+
+// errUnfinishedRun: the Ginkgo report is of a run that did not finish.
+var errUnfinishedRun = errors.New("not writing the claims report: the run did not finish")
+
+// partialStem names an unfinished run's claims report, beside the last
+// complete one.
+const partialStem = "claims.partial"
 
 func cmdReport(args []string) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
@@ -31,6 +39,15 @@ func cmdReport(args []string) error {
 	rep, err := ledger.FromGinkgo(suites)
 	if err != nil {
 		return err
+	}
+	// Only a complete run replaces the reports; an unfinished one's go
+	// beside them.
+	if unfinished := ledger.Unfinished(suites); len(unfinished) > 0 {
+		if err := rep.WriteFilesAs(*out, partialStem); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: %s; the previous reports in %s are kept, this run's are in %s",
+			errUnfinishedRun, strings.Join(unfinished, "; "), *out, filepath.Join(*out, partialStem+".json"))
 	}
 	if err := rep.WriteFiles(*out); err != nil {
 		return err

@@ -292,6 +292,9 @@ func Local(s Source) (Kernel, error) {
 	if !st.Mode().IsRegular() {
 		return Kernel{}, fmt.Errorf("kernel %s: %s is not a file", s.Name, abs)
 	}
+	if err := CheckImage(abs); err != nil {
+		return Kernel{}, fmt.Errorf("kernel %s: %w", s.Name, err)
+	}
 	k := Kernel{Source: s, Image: abs}
 	k.Release, _ = ImageRelease(abs)
 	if k.Release == "" {
@@ -308,6 +311,26 @@ func Local(s Source) (Kernel, error) {
 		}
 	}
 	return k, nil
+}
+
+// ErrNotKernel: a file given as a kernel image is not one qemu can boot.
+var ErrNotKernel = errors.New("not a bootable x86 kernel")
+
+// CheckImage says whether path is an x86 boot image: qemu -kernel needs
+// the setup header's "HdrS" magic, and anything else (a binary, a
+// compressed vmlinux) would only fail inside the guest, after its boot
+// timeout, looking like a kernel that broke.
+func CheckImage(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	magic := make([]byte, 4)
+	if _, err := f.ReadAt(magic, 0x202); err != nil || string(magic) != "HdrS" {
+		return fmt.Errorf("%w: %s has no bzImage header (\"HdrS\" at 0x202)", ErrNotKernel, path)
+	}
+	return nil
 }
 
 // ImageRelease reads the release string a bzImage carries in its setup

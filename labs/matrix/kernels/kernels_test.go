@@ -123,6 +123,12 @@ func TestImageRelease(t *testing.T) {
 	if _, err := ImageRelease(p); err == nil {
 		t.Error("a file without HdrS read as a bzImage")
 	}
+	if err := CheckImage(p); !errors.Is(err, ErrNotKernel) {
+		t.Errorf("CheckImage of a file without HdrS: %v", err)
+	}
+	if _, err := Local(Source{Name: "ls", Path: "/bin/ls"}); !errors.Is(err, ErrNotKernel) {
+		t.Errorf("Local(/bin/ls): %v", err)
+	}
 }
 
 func TestLoadCachedNeedsNoNetwork(t *testing.T) {

@@ -10,11 +10,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/memlab/memlab/labs/matrix"
+	"github.com/memlab/memlab/labs/report/atomicfile"
 	"github.com/memlab/memlab/labs/report/ledger"
 )
 
@@ -25,26 +24,7 @@ func Write(path string, rep ledger.Report, matrix []byte) error {
 	if err := Render(&buf, rep, matrix); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".index-*.html")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // after the rename, a no-op
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.WriteFile(path, buf.Bytes(), 0o644)
 }
 
 // Render writes the page to buf.

@@ -2,7 +2,9 @@ package ledger
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -27,17 +29,84 @@ type VerdictEntry struct {
 	Why     string  `json:"why,omitempty"`
 }
 
+// MaxGinkgoJSON bounds what LoadGinkgoJSON reads: every suite of a full
+// run reports a few MiB; more is not a report (or is /dev/zero).
+const MaxGinkgoJSON = 64 << 20
+
+// ErrNotGinkgoReport: the file is not a Ginkgo JSON report: too large, not
+// JSON, or JSON of another shape (null, [], a suite with no name).
+var ErrNotGinkgoReport = errors.New("not a Ginkgo JSON report")
+
 // LoadGinkgoJSON reads a report written by ginkgo --json-report.
 func LoadGinkgoJSON(path string) ([]types.Report, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	var reports []types.Report
-	if err := json.Unmarshal(data, &reports); err != nil {
-		return nil, fmt.Errorf("%s is not a Ginkgo JSON report: %w", path, err)
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxGinkgoJSON+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxGinkgoJSON {
+		return nil, fmt.Errorf("%s: %w: larger than %d MiB", path, ErrNotGinkgoReport, MaxGinkgoJSON>>20)
+	}
+	reports, err := ParseGinkgoJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return reports, nil
+}
+
+// ParseGinkgoJSON reads a Ginkgo JSON report: a list of suites, each named.
+// A document of another shape is refused, so that it cannot pass for a
+// run that found nothing.
+func ParseGinkgoJSON(data []byte) ([]types.Report, error) {
+	var reports []types.Report
+	if err := json.Unmarshal(data, &reports); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotGinkgoReport, err)
+	}
+	if len(reports) == 0 {
+		return nil, fmt.Errorf("%w: it holds no suite", ErrNotGinkgoReport)
+	}
+	for i, r := range reports {
+		if r.SuitePath == "" && r.SuiteDescription == "" {
+			return nil, fmt.Errorf("%w: suite %d has no name or path", ErrNotGinkgoReport, i+1)
+		}
+	}
+	return reports, nil
+}
+
+// unfinished are the starts of the reasons Ginkgo gives a suite that did
+// not run to its end: interrupted, not compiled, out of time, never run.
+var unfinished = []string{"Interrupted by", "Failed to compile", "Suite did not run because",
+	"Suite Timeout Elapsed", "Failed to iterate over specs"}
+
+// Unfinished names each suite that did not run to its end, with Ginkgo's
+// reason ("specs/reexec: Interrupted by User"). A report holding one is not
+// the claims' verdicts: an interrupted spec would read "failed", the specs
+// after it "skipped", and a suite that never compiled nothing at all.
+func Unfinished(suites []types.Report) []string {
+	var out []string
+	for _, s := range suites {
+		for _, why := range s.SpecialSuiteFailureReasons {
+			for _, u := range unfinished {
+				if strings.HasPrefix(why, u) {
+					line, _, _ := strings.Cut(why, "\n")
+					out = append(out, fmt.Sprintf("%s: %s", suiteName(s), line))
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
+func suiteName(s types.Report) string {
+	if s.SuiteDescription != "" {
+		return s.SuiteDescription
+	}
+	return s.SuitePath
 }
 
 // FromGinkgo turns Ginkgo suite reports into one ledger report: a result per

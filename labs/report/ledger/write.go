@@ -8,23 +8,26 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/memlab/memlab/labs/report/atomicfile"
 )
 
-// WriteFiles writes claims.json and claims.md into dir.
-func (r Report) WriteFiles(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
+// WriteFiles writes claims.json and claims.md into dir, each atomically: a
+// run cut short leaves the previous files whole.
+func (r Report) WriteFiles(dir string) error { return r.WriteFilesAs(dir, "claims") }
+
+// WriteFilesAs writes STEM.json and STEM.md into dir, each atomically.
+func (r Report) WriteFilesAs(dir, stem string) error {
 	js, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "claims.json"), append(js, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, stem+".json"), append(js, '\n'), 0o644); err != nil {
 		return err
 	}
 	var md strings.Builder
 	r.WriteMarkdown(&md)
-	return os.WriteFile(filepath.Join(dir, "claims.md"), []byte(md.String()), 0o644)
+	return atomicfile.WriteFile(filepath.Join(dir, stem+".md"), []byte(md.String()), 0o644)
 }
 
 // LoadReport reads a claims.json written by WriteFiles.

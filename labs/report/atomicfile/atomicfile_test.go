@@ -1,0 +1,64 @@
+package atomicfile
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestWriteFileReplacesWholeAndLeavesNoTemp(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "sub", "claims.json")
+	for _, body := range []string{"first", "second, longer"} {
+		if err := WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := os.ReadFile(p); err != nil || string(got) != body {
+			t.Fatalf("read %q %v, want %q", got, err, body)
+		}
+	}
+	if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v %v", st.Mode(), err)
+	}
+	entries, err := os.ReadDir(filepath.Dir(p))
+	if err != nil || len(entries) != 1 {
+		t.Errorf("directory holds %v (%v), want the file alone", entries, err)
+	}
+}
+
+// A directory the file cannot be written in leaves the old file as it was.
+func TestWriteFileFailureKeepsTheOldFile(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root writes a read-only directory")
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "claims.json")
+	if err := os.WriteFile(p, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chmod(dir, 0o755) //nolint:errcheck // best effort, for TempDir's cleanup
+	if err := WriteFile(p, []byte("new"), 0o644); err == nil {
+		t.Fatal("wrote into a read-only directory")
+	}
+	if got, _ := os.ReadFile(p); string(got) != "old" {
+		t.Errorf("old file now %q", got)
+	}
+}
+
+// The target a rename cannot replace (a directory) is an error, and the
+// temporary file is gone.
+func TestWriteFileOverADirectoryFails(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(filepath.Join(dir, "x"), []byte("data"), 0o644); err == nil {
+		t.Fatal("renamed over a directory")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("left %v", entries)
+	}
+}
