@@ -108,7 +108,7 @@ func TestBadInputIsOneLineWithItsOwnStatus(t *testing.T) {
 		{"command that does not exist", nil, nil, []string{"run", "--", "no-such-command-xyz"}, exitNotFound, "command not found: no-such-command-xyz"},
 		{"command that is not executable", nil, nil, []string{"run", "--", "/etc/passwd"}, exitNotExec, "not executable: /etc/passwd"},
 		{"result in a missing directory", nil, nil, []string{"run", "--result", "/nonexistent/x.json", "--", "true"}, exitCantWrite, "--result /nonexistent/x.json: cannot write: no such file or directory"},
-		{"result onto a directory", nil, nil, []string{"run", "--result", "/", "--", "true"}, exitCantWrite, "--result /: cannot write: it is a directory"},
+		{"result onto a directory", nil, nil, []string{"run", "--result", "/", "--", "true"}, exitCantWrite, "--result /: cannot write: is a directory"},
 		{"not root", nobody, nil, []string{"run", "--", "true"}, exitNotRoot, "needs root"},
 		{"docker cgroup, not root", nobody, nil, []string{"docker", "cgroup", "abc123"}, exitNotRoot, "no permission to use the Docker engine"},
 		{"docker sweep, not root", nobody, nil, []string{"docker", "sweep"}, exitNotRoot, "no permission to use the Docker engine"},

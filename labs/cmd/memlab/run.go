@@ -9,13 +9,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 
 	units "github.com/docker/go-units"
 
 	"github.com/memlab/memlab/labs/kernel/cgroup"
+	"github.com/memlab/memlab/labs/report/atomicfile"
 	"github.com/memlab/memlab/labs/runner"
 )
 
@@ -63,14 +63,11 @@ func cmdRun(args []string) (int, error) {
 	if fs.NArg() == 0 {
 		return 0, fmt.Errorf("%w: run: no command given (memlab run --memory 100m -- CMD ARGS...)", runner.ErrUsage)
 	}
-	// The result file is made (as a temporary beside it) before anything
-	// runs: a run whose result has nowhere to go is not worth starting.
-	var result *resultWriter
+	// A run whose result has nowhere to go is not worth starting.
 	if *resultFile != "" {
-		if result, err = newResultWriter(*resultFile); err != nil {
-			return 0, err
+		if err := atomicfile.Writable(*resultFile); err != nil {
+			return 0, fmt.Errorf("--result %s: %w: %w", *resultFile, errCannotWrite, errors.Unwrap(err))
 		}
-		defer result.Discard()
 	}
 	layout, err := labMachine()
 	if err != nil {
@@ -111,8 +108,8 @@ func cmdRun(args []string) (int, error) {
 	res, err := r.Wait()
 	signal.Stop(signals)
 	describe(res)
-	if result != nil {
-		if werr := result.Commit(res); werr != nil {
+	if *resultFile != "" {
+		if werr := writeResult(*resultFile, res); werr != nil {
 			return 0, fmt.Errorf("%w (the workload's status was %d)", werr, res.ExitCode)
 		}
 	}
@@ -123,48 +120,16 @@ func cmdRun(args []string) (int, error) {
 	return res.ExitCode, nil
 }
 
-// resultWriter puts the result in place whole or not at all: it is written
-// to a temporary file beside the target and renamed onto it.
-type resultWriter struct {
-	path string
-	tmp  *os.File
-}
-
-func newResultWriter(path string) (*resultWriter, error) {
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		return nil, fmt.Errorf("--result %s: %w: it is a directory", path, errCannotWrite)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return nil, fmt.Errorf("--result %s: %w: %w", path, errCannotWrite, errors.Unwrap(err))
-	}
-	return &resultWriter{path: path, tmp: tmp}, nil
-}
-
-func (w *resultWriter) Commit(res runner.Result) error {
+// writeResult puts the result in place whole or not at all.
+func writeResult(path string, res runner.Result) error {
 	b, err := json.MarshalIndent(res, "", "  ")
-	if err != nil {
-		return err
-	}
-	if _, err = w.tmp.Write(append(b, '\n')); err == nil {
-		err = w.tmp.Chmod(0o644)
-	}
-	if cerr := w.tmp.Close(); err == nil {
-		err = cerr
-	}
 	if err == nil {
-		err = os.Rename(w.tmp.Name(), w.path)
+		err = atomicfile.WriteFile(path, append(b, '\n'), 0o644)
 	}
 	if err != nil {
-		return fmt.Errorf("--result %s: %w: %w", w.path, errCannotWrite, err)
+		return fmt.Errorf("--result %s: %w: %w", path, errCannotWrite, err)
 	}
 	return nil
-}
-
-// Discard removes the temporary file unless Commit renamed it.
-func (w *resultWriter) Discard() {
-	_ = w.tmp.Close()
-	_ = os.Remove(w.tmp.Name())
 }
 
 func describe(res runner.Result) {
