@@ -85,7 +85,7 @@ lint: ## gofmt, go vet, golangci-lint (.golangci.yml), go mod tidy -diff, shellc
 	$(GO) vet ./...
 	$(GOLANGCI) run ./...
 	$(GO) mod tidy -diff
-	shellcheck $(SCRIPTS)
+	shellcheck -x $(SCRIPTS)
 
 # specs/claim's test walks the suites (ginkgo --dry-run: no root) against the ledger.
 # labs/cmd/memlab's tests are plain Go tests, which take no flag through

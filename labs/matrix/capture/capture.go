@@ -59,6 +59,9 @@ func Initramfs(file string) error {
 	if err := f.Bytes("/init", initScript, 0o755); err != nil {
 		return err
 	}
+	if err := guest.AddHandBack(f); err != nil {
+		return err
+	}
 	conf := fmt.Sprintf("# written by labs/matrix/capture\nGROUP=%s\nLIMIT=%d\nHOG='%s'\n", Group, Limit, Hog)
 	if err := f.Bytes("/etc/memlab/capture.conf", []byte(conf), 0o644); err != nil {
 		return err

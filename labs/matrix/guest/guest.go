@@ -29,6 +29,23 @@ var Modes = []string{V1, V2}
 //go:embed init.sh
 var initScript []byte
 
+//go:embed handback.sh
+var handBackScript []byte
+
+// HandBackPath is where every memlab guest keeps the script its /init
+// sources last: /out back to the host over ttyS1, then power off.
+const HandBackPath = "/usr/lib/memlab/handback.sh"
+
+// AddHandBack puts the hand-back script in a guest's file set, so that any
+// /init (the suites' or the fixture capture's) ends the same way and the
+// host reads it with ParseHandBack.
+func AddHandBack(f *rootfs.FS) error {
+	if err := f.Dir("/usr/lib/memlab", 0o755); err != nil {
+		return err
+	}
+	return f.Bytes(HandBackPath, handBackScript, 0o755)
+}
+
 // Suite is a Ginkgo test binary built for the guest.
 type Suite struct {
 	Name   string // the report is /out/NAME.json
@@ -79,6 +96,9 @@ func Assemble(cfg Config) (*rootfs.FS, error) {
 		}
 	}
 	if err := f.Bytes("/init", initScript, 0o755); err != nil {
+		return nil, err
+	}
+	if err := AddHandBack(f); err != nil {
 		return nil, err
 	}
 	for name, text := range map[string]string{

@@ -109,19 +109,5 @@ else
 fi
 
 cut -d' ' -f1 /proc/uptime > /out/uptime
-if tar -C /out -cf - . | gzip -1 > /tmp/out.tgz; then
-	size=$(wc -c < /tmp/out.tgz)
-	sum=$(md5sum /tmp/out.tgz | cut -d' ' -f1)
-	stty -F /dev/ttyS1 raw -echo 2>/dev/null
-	{
-		echo "MEMLAB-HANDBACK-BEGIN v1 $size"
-		base64 /tmp/out.tgz
-		echo "MEMLAB-HANDBACK-END $sum"
-	} > /dev/ttyS1
-	echo "MEMLAB-HANDED-BACK $size bytes"
-else
-	echo "MEMLAB-HANDBACK-FAILED"
-fi
-sync
-poweroff -f
-echo o > /proc/sysrq-trigger
+# shellcheck source=SCRIPTDIR/handback.sh
+. /usr/lib/memlab/handback.sh
