@@ -118,16 +118,22 @@ func (g Grade) Gradescope() ([]byte, error) {
 	return json.MarshalIndent(res, "", "  ")
 }
 
-// testCode shows what the spec ran: the runner's command lines.
+// testCode shows what the spec ran: the runner's command lines, filed as
+// each run started (older reports: from the runs' outcomes).
 func (g Grade) testCode(t TestGrade) string {
 	runner := g.Runner
 	if runner == "" {
 		runner = "RUNNER"
 	}
 	var lines []string
-	for _, r := range t.Runs {
-		if cmd, _, ok := strings.Cut(r, ": "); ok && strings.HasPrefix(cmd, "--memory") {
-			lines = append(lines, runner+" "+cmd)
+	for _, c := range t.Commands {
+		lines = append(lines, runner+" "+c)
+	}
+	if len(lines) == 0 {
+		for _, r := range t.Runs {
+			if cmd, _, ok := strings.Cut(r, ": "); ok && strings.HasPrefix(cmd, "--memory") {
+				lines = append(lines, runner+" "+cmd)
+			}
 		}
 	}
 	return strings.Join(dedupe(lines), "\n")
