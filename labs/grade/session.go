@@ -75,12 +75,12 @@ func (s Session) Run() (Grade, supervise.Result, error) {
 	// From here on nothing the runner started is alive.
 	suites, lerr := ledger.LoadGinkgoJSON(report)
 	g := Score(s.Rubric, suites)
-	if lerr != nil {
-		g.Void("the runner suite left no report (" + res.Why() + ")")
-	}
-	if res.Died() {
+	switch {
+	case res.Died():
 		g.Void(res.Why() + ": no spec counts")
-	} else if len(res.Survivors) > 0 {
+	case lerr != nil:
+		g.Void("the runner suite left no report (" + res.Why() + ")")
+	case len(res.Survivors) > 0:
 		g.Problems = append(g.Problems, fmt.Sprintf("memlab killed %d processes still alive after the suite ended: %v", len(res.Survivors), res.Survivors))
 	}
 	if err := s.write(g, tmp); err != nil {

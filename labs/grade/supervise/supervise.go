@@ -141,7 +141,6 @@ func killAll(group string) []string {
 	for {
 		var alive []int
 		if group != "" {
-			_ = os.WriteFile(filepath.Join(group, "cgroup.kill"), []byte("1"), 0) // 5.14+
 			if b, err := os.ReadFile(filepath.Join(group, "cgroup.procs")); err == nil {
 				ids, _ := cgroup.ParseIDs(string(b))
 				alive = append(alive, ids...)
@@ -158,6 +157,11 @@ func killAll(group string) []string {
 			if _, ok := seen[pid]; !ok {
 				seen[pid] = describe(pid)
 			}
+		}
+		if group != "" {
+			_ = os.WriteFile(filepath.Join(group, "cgroup.kill"), []byte("1"), 0) // 5.14+
+		}
+		for _, pid := range alive {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 		reap()
