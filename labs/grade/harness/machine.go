@@ -21,15 +21,16 @@ import (
 // every other cgroup hierarchy, and network interfaces in this network
 // namespace.
 type Machine struct {
-	Mounts     map[int]string  // mount ID -> "TARGET (FSTYPE)"
-	mountPoint map[int]string  // mount ID -> TARGET
-	CgroupDirs map[string]bool // absolute directories, memory hierarchy left out
+	Mounts     map[int]string    // mount ID -> "TARGET (FSTYPE)"
+	mountPoint map[int]string    // mount ID -> TARGET
+	CgroupDirs map[string]bool   // absolute directories, memory hierarchy left out
+	cgroupRoot map[string]string // each of them -> its hierarchy's mount point
 	Interfaces map[string]bool
 }
 
 // Machine reads the state now.
 func (h *Harness) Machine() Machine {
-	m := Machine{Mounts: map[int]string{}, mountPoint: map[int]string{}, CgroupDirs: map[string]bool{}, Interfaces: map[string]bool{}}
+	m := Machine{Mounts: map[int]string{}, mountPoint: map[int]string{}, CgroupDirs: map[string]bool{}, cgroupRoot: map[string]string{}, Interfaces: map[string]bool{}}
 	mounts, _ := mountinfo.GetMounts(nil)
 	var roots []string
 	for _, mi := range mounts {
@@ -43,6 +44,7 @@ func (h *Harness) Machine() Machine {
 		_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 			if err == nil && d.IsDir() && path != root {
 				m.CgroupDirs[path] = true
+				m.cgroupRoot[path] = root
 			}
 			return nil
 		})
@@ -87,7 +89,11 @@ func (h *Harness) Strays(before Machine) []string {
 	}
 	var dirs []string
 	for d := range now.CgroupDirs {
-		if !before.CgroupDirs[d] && !h.foreignDir(d, mine) {
+		// As for memory groups (judged): a new group inside one the
+		// machine already had is that group's owner's.
+		root, parent := now.cgroupRoot[d], filepath.Dir(d)
+		mayBeRunners := parent == root || parent == filepath.Join(root, cgroup.LabParent) || !before.CgroupDirs[parent]
+		if !before.CgroupDirs[d] && mayBeRunners && !h.foreignDir(d, mine) {
 			dirs = append(dirs, d)
 		}
 	}
