@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/memlab/memlab/labs/grade/supervise"
@@ -77,9 +76,9 @@ func (s Session) Run() (Grade, supervise.Result, error) {
 	g := Score(s.Rubric, suites)
 	switch {
 	case res.Died():
-		g.Void(res.Why() + ": no spec counts")
+		g.Void("the runner suite died (" + res.Why() + "): no spec counts")
 	case lerr != nil:
-		g.Void("the runner suite left no report (" + res.Why() + ")")
+		g.Void("the runner suite left no report (it " + res.Why() + ")")
 	case len(res.Survivors) > 0:
 		g.Problems = append(g.Problems, fmt.Sprintf("memlab killed %d processes still alive after the suite ended: %v", len(res.Survivors), res.Survivors))
 	}
@@ -88,7 +87,7 @@ func (s Session) Run() (Grade, supervise.Result, error) {
 	}
 	switch {
 	case res.Died():
-		return g, res, fmt.Errorf("%w: %s", ErrSuiteDied, res.Why())
+		return g, res, fmt.Errorf("%w (%s)", ErrSuiteDied, res.Why())
 	case lerr != nil:
 		return g, res, fmt.Errorf("%w: %w", ErrNoReport, lerr)
 	}
@@ -127,7 +126,7 @@ func (g *Grade) Void(why string) {
 	for i := range g.Tests {
 		t := &g.Tests[i]
 		t.Status, t.Score = "error", 0
-		t.Message = strings.TrimSpace(why + "\n" + t.Message)
+		t.Message = why
 	}
 	g.Problems = append(g.Problems, why)
 }

@@ -189,10 +189,17 @@ func (g Grade) WriteText(w io.Writer) {
 		per = append(per, fmt.Sprintf("%s %d/%d", c, score[c], max[c]))
 	}
 	fmt.Fprintf(w, "\nby claim: %s\n", strings.Join(per, ", "))
+	said := map[string]string{} // a message already printed -> the spec that had it
 	for _, t := range g.Tests {
-		if t.Status != "pass" && t.Message != "" {
-			fmt.Fprintf(w, "\n%s %s:\n  %s\n", t.ID, t.Status, strings.ReplaceAll(firstLines(t.Message, 6), "\n", "\n  "))
+		if t.Status == "pass" || t.Message == "" {
+			continue
 		}
+		if first, ok := said[t.Message]; ok {
+			fmt.Fprintf(w, "%s %s: as %s\n", t.ID, t.Status, first)
+			continue
+		}
+		said[t.Message] = t.ID
+		fmt.Fprintf(w, "\n%s %s:\n  %s\n", t.ID, t.Status, strings.ReplaceAll(firstLines(t.Message, 6), "\n", "\n  "))
 	}
 	for _, p := range g.Problems {
 		fmt.Fprintf(w, "\ngrader: %s\n", p)

@@ -42,15 +42,15 @@ type Result struct {
 // the grading was stopped.
 func (r Result) Died() bool { return r.Signal != 0 || r.Stopped != nil }
 
-// Why says in a few words how the suite ended.
+// Why says in a few words how the suite ended ("killed by signal 9 ...").
 func (r Result) Why() string {
 	switch {
 	case r.Stopped != nil:
-		return fmt.Sprintf("the grading was stopped (%s)", r.Stopped)
+		return fmt.Sprintf("stopped by %s", r.Stopped)
 	case r.Signal != 0:
-		return fmt.Sprintf("the runner suite was killed by signal %d (%s), most likely by the runner under test", int(r.Signal), unix.SignalName(r.Signal))
+		return fmt.Sprintf("killed by signal %d (%s), most likely by the runner under test", int(r.Signal), unix.SignalName(r.Signal))
 	}
-	return fmt.Sprintf("the runner suite exited %d", r.Exit)
+	return fmt.Sprintf("exited %d", r.Exit)
 }
 
 // Run runs argv in dir, confined, with out receiving its output, and
