@@ -265,11 +265,12 @@ func (g Grade) ClaimPoints() (claims []string, score, max map[string]int) {
 	return claims, score, max
 }
 
-// Lost lists the IDs of the specs that scored nothing.
+// Lost lists the IDs of the specs that scored nothing (a spec not
+// counted on this kernel is not lost).
 func (g Grade) Lost() []string {
 	var ids []string
 	for _, t := range g.Tests {
-		if t.Score == 0 {
+		if t.Score == 0 && t.Status != NotCounted {
 			ids = append(ids, t.ID)
 		}
 	}
