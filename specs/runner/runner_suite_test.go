@@ -93,12 +93,13 @@ func prepare() {
 }
 
 // ownNamespace says whether this process's namespace of that kind is not
-// init's: memlab grade gives the suite mount and network namespaces of
-// its own, so what appears in them is the runner's.
+// its parent's: memlab grade gives the suite mount and network namespaces
+// of its own, so what appears in them is the runner's. (Init's may not be
+// readable: in a sandbox, PID 1 may be beyond even root's reach.)
 func ownNamespace(kind string) bool {
 	mine, err1 := os.Readlink("/proc/self/ns/" + kind)
-	inits, err2 := os.Readlink("/proc/1/ns/" + kind)
-	return err1 == nil && err2 == nil && mine != inits
+	parents, err2 := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", os.Getppid(), kind))
+	return err1 == nil && err2 == nil && mine != parents
 }
 
 // command files a run's arguments to the runner as it starts: the
