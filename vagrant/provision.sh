@@ -390,7 +390,16 @@ start_docker_direct() {
 	dockerd_flags
 	say "docker: starting dockerd ${FLAGS[*]} (log $DOCKERD_LOG)"
 	printf '\n=== %s provision: dockerd %s\n' "$(date -Is)" "${FLAGS[*]}" >>"$DOCKERD_LOG"
-	setsid nohup dockerd "${FLAGS[@]}" >>"$DOCKERD_LOG" 2>&1 </dev/null &
+	# The daemon outlives this script: it must not keep the caller's other
+	# descriptors open (a lock held by `flock make labs`, make's jobserver
+	# pipe, a CI step's log pipe would then stay open as long as dockerd).
+	(
+		for fd in /proc/self/fd/*; do
+			fd=${fd##*/}
+			((fd > 2)) && eval "exec $fd>&-" 2>/dev/null
+		done
+		exec setsid nohup dockerd "${FLAGS[@]}" >>"$DOCKERD_LOG" 2>&1 </dev/null
+	) &
 	pid=$!
 	wait_docker "$pid"
 }
