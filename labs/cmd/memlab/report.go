@@ -46,6 +46,8 @@ func cmdReport(args []string) error {
 		if err := rep.WriteFilesAs(*out, partialStem); err != nil {
 			return err
 		}
+		rep.WriteTable(os.Stdout)
+		fmt.Println()
 		return fmt.Errorf("%w: %s; the previous reports in %s are kept, this run's are in %s",
 			errUnfinishedRun, strings.Join(unfinished, "; "), *out, filepath.Join(*out, partialStem+".json"))
 	}
