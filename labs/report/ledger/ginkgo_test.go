@@ -157,7 +157,7 @@ func TestInterruptedClaimsReadInterrupted(t *testing.T) {
 // a signal while compiling, "interrupted".
 func TestUnrunSuitesClaimsSayWhy(t *testing.T) {
 	for reason, want := range map[string]Verdict{
-		"Failed to compile docker:\n\nundefined: x":     NoResult,
+		"Failed to compile docker:\n\nundefined: x":      NoResult,
 		"Failed to compile docker:\n\nsignal: interrupt": Interrupted,
 		"Suite Timeout Elapsed":                          Interrupted,
 	} {
