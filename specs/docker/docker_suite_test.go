@@ -205,9 +205,9 @@ func fileValue(g *cgroup.Group, name string) int64 {
 
 // settled reads until the counters agree within claim.CounterSlack: right
 // after a change memory.stat may not yet have been flushed.
-func settled(m claim.Mode) reading {
+func settled(ctx context.Context, m claim.Mode) reading {
 	var r reading
-	Eventually(func(g Gomega) {
+	Eventually(ctx, func(g Gomega) {
 		r = read(m)
 		g.Expect(r.residual()).To(BeNumerically("~", 0, claim.CounterSlack()),
 			"usage %d - rss %d - cache %d - kernel %d", r.usage, r.rss, r.cache, r.kernel)

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 
+	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gbytes"
 
@@ -14,7 +15,7 @@ import (
 
 var _ = claim.Describe("G2", func(claim.Mode) string {
 	return "the child re-executed through /proc/self/exe is this binary, marked by argv[0]"
-}, func(m claim.Mode) {
+}, func(ctx SpecContext, m claim.Mode) {
 	l := m.Lab()
 	self, err := os.Readlink("/proc/self/exe")
 	Expect(err).NotTo(HaveOccurred())
@@ -35,7 +36,7 @@ var _ = claim.Describe("G2", func(claim.Mode) string {
 	Expect(err).NotTo(HaveOccurred())
 	Expect(res.ExitCode).To(Equal(0))
 	// Every process sees its own program there: the workload sees readlink.
-	Eventually(out).Should(gbytes.Say(readlink))
+	Eventually(ctx, out).Should(gbytes.Say(readlink))
 
 	claim.Figure("/proc/self/exe of the parent", self, "/proc/self/exe")
 	claim.Figure("the child's argv[0]", r.Child.Argv0, "")
