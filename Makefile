@@ -47,6 +47,10 @@ provision: ## install what the labs need that is missing (vagrant/provision.sh)
 # Ginkgo writes junit.xml and its own JSON; memlab report turns the JSON into
 # claims.json, claims.md and the table. The report is written even when a
 # spec fails, and the failure still fails the target.
+# Ginkgo's compiled suites and go's build files go into one directory per
+# run, named with the run ID (PID.STARTTIME) of the recipe's shell
+# (labs/rundir): removed when the recipe ends, and by `memlab sweep` (make
+# clean) when a kill left it.
 # On a machine that cannot run the labs (macOS, Windows, not root, no memory
 # cgroup), `make labs` runs them in the memlab VM instead (mk/vm.mk).
 ifeq ($(MEMLAB_LAB_MACHINE),no)
@@ -55,7 +59,9 @@ else
 labs: provision $(MEMLAB) ## run every claim here and print the claim-by-claim report
 	@mkdir -p $(REPORTS) && rm -f $(REPORTS)/ginkgo.json $(REPORTS)/junit.xml
 	@status=0; \
-	$(GINKGO) --keep-going $(GINKGO_OUTPUT) --label-filter='$(LABEL_FILTER)' \
+	build=$$(mktemp -d "$${TMPDIR:-/tmp}/memlab-build-$$$$.$$(cut -d' ' -f22 /proc/$$$$/stat)-XXXXXX") || exit 70; \
+	trap 'rm -rf "$$build"' EXIT; \
+	TMPDIR=$$build GOTMPDIR=$$build $(GINKGO) --keep-going $(GINKGO_OUTPUT) --label-filter='$(LABEL_FILTER)' \
 		--json-report=ginkgo.json --junit-report=junit.xml --output-dir=$(REPORTS) $(SUITES) \
 		$(if $(SUITE_FLAGS),-- $(SUITE_FLAGS)) || status=$$?; \
 	echo; $(MEMLAB) report --from $(REPORTS)/ginkgo.json --out $(REPORTS) || status=$$?; \
