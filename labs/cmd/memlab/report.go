@@ -1,18 +1,22 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/memlab/memlab/labs/kernel/cgroup"
 	"github.com/memlab/memlab/labs/report/htmlreport"
 	"github.com/memlab/memlab/labs/report/ledger"
 	"github.com/memlab/memlab/labs/runner"
+	"github.com/memlab/memlab/labs/sweep"
 )
 
 var errNoReport = errors.New("no report")
@@ -68,8 +72,16 @@ func cmdSweep(args []string) error {
 	if len(args) > 0 {
 		return fmt.Errorf("%w: sweep takes no arguments", runner.ErrUsage)
 	}
-	_, err := labMachine()
-	return err
+	if os.Geteuid() != 0 {
+		return errNotRoot
+	}
+	layout, err := cgroup.Detect()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return sweep.All(ctx, layout, say)
 }
 
 func cmdEnv(args []string) error {
