@@ -24,6 +24,7 @@ import (
 )
 
 func TestDocker(t *testing.T) {
+	claim.DieWithParent()
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "docker: D1-D9")
 }
@@ -118,7 +119,8 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 // labFor gives a spec the suite's container in mode m, or skips it with the
 // reason: not root, the memory controller on the other cgroup version, or
 // no Docker engine (a failure instead under -memlab.require-docker). If
-// the spec fails, the container's evidence is filed.
+// the spec fails, the container's evidence is filed, or, when the engine
+// no longer answers, the engine's status.
 func labFor(m claim.Mode) *lab {
 	GinkgoHelper()
 	m.Lab()
@@ -126,11 +128,17 @@ func labFor(m claim.Mode) *lab {
 		claim.NoDocker(the.noEngine)
 	}
 	Expect(the.c).NotTo(BeNil(), "the suite's container was not made")
-	DeferCleanup(func() {
-		if CurrentSpecReport().Failed() {
-			claim.Evidence(the.g)
-			dockerEvidence()
+	DeferCleanup(func(ctx SpecContext) {
+		if !CurrentSpecReport().Failed() {
+			return
 		}
+		claim.Evidence(the.g)
+		// A spec the engine's loss cut short has no result; it did not fail.
+		if err := the.engine.Answers(context.WithoutCancel(ctx)); err != nil {
+			claim.EngineWentAway(err.Error())
+			return
+		}
+		dockerEvidence()
 	})
 	return &the
 }

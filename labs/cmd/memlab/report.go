@@ -24,6 +24,9 @@ var errNoReport = errors.New("no report")
 // errUnfinishedRun: the Ginkgo report is of a run that did not finish.
 var errUnfinishedRun = errors.New("not writing the claims report: the run did not finish")
 
+// errEngineGone: the Docker engine stopped answering during the run.
+var errEngineGone = errors.New("the Docker engine went away during the run")
+
 // partialStem names an unfinished run's claims report, beside the last
 // complete one.
 const partialStem = "claims.partial"
@@ -45,7 +48,16 @@ func cmdReport(args []string) error {
 		return err
 	}
 	// Only a complete run replaces the reports; an unfinished one's go
-	// beside them.
+	// beside them, as do those of a run the Docker engine's loss cut short.
+	if cut, status := rep.CutByEngine(); len(cut) > 0 {
+		if err := rep.WriteFilesAs(*out, partialStem); err != nil {
+			return err
+		}
+		rep.WriteTable(os.Stdout)
+		fmt.Println()
+		return fmt.Errorf("%w: %s cut short (%s); the previous reports in %s are kept, this run's are in %s",
+			errEngineGone, strings.Join(cut, " "), status, *out, filepath.Join(*out, partialStem+".json"))
+	}
 	if unfinished := ledger.Unfinished(suites); len(unfinished) > 0 {
 		if err := rep.WriteFilesAs(*out, partialStem); err != nil {
 			return err

@@ -22,7 +22,14 @@ const (
 	EntryVerdict = "memlab.verdict"
 	EntryEnv     = "memlab.env"
 	EntrySeries  = "memlab.series"
+	// EntryEngineGone: the Docker engine stopped answering while the spec
+	// ran; its value is the engine's status (the client's error).
+	EntryEngineGone = "memlab.engine-gone"
 )
+
+// EngineGone begins the reason of every claim the Docker engine's loss
+// cut short: such a claim has no result, it did not fail.
+const EngineGone = "the Docker engine went away"
 
 // VerdictEntry is what a passing spec says about its claim.
 type VerdictEntry struct {
@@ -276,6 +283,9 @@ func specOutcome(spec types.SpecReport) (Verdict, string, []Figure) {
 			}
 		}
 	}
+	if gone, ok := engineGone(spec); ok && spec.State != types.SpecStatePassed {
+		return NoResult, EngineGone + ": " + gone, figs
+	}
 	switch spec.State {
 	case types.SpecStatePassed:
 		if ve == nil {
@@ -295,6 +305,32 @@ func specOutcome(spec types.SpecReport) (Verdict, string, []Figure) {
 	default:
 		return Failed, spec.State.String() + ": " + firstLine(spec.Failure.Message), figs
 	}
+}
+
+// engineGone is the engine's status a spec filed when the engine stopped
+// answering during it.
+func engineGone(spec types.SpecReport) (string, bool) {
+	for _, e := range spec.ReportEntries {
+		var status string
+		if e.Name == EntryEngineGone && decode(e, &status) == nil {
+			return status, true
+		}
+	}
+	return "", false
+}
+
+// CutByEngine names the claims ("D3/v1") the Docker engine's loss cut
+// short, and the engine's status the first of them filed.
+func (r Report) CutByEngine() (claims []string, status string) {
+	for _, res := range r.Results {
+		if res.Verdict == NoResult && strings.HasPrefix(res.Why, EngineGone) {
+			claims = append(claims, res.ID+"/"+res.Mode)
+			if status == "" {
+				status = strings.TrimPrefix(res.Why, EngineGone+": ")
+			}
+		}
+	}
+	return claims, status
 }
 
 func specSeries(spec types.SpecReport) []Series {
