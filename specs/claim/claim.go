@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"golang.org/x/sys/unix"
 
 	"github.com/memlab/memlab/labs/kernel/cgroup"
 	"github.com/memlab/memlab/labs/kernel/release"
@@ -117,4 +119,19 @@ func PrepareSuite(ctx context.Context) {
 func UsePollTolerances() {
 	SetDefaultEventuallyTimeout(PollTimeout)
 	SetDefaultEventuallyPollingInterval(PollInterval)
+}
+
+// DieWithParent makes this suite binary interrupt itself when the process
+// that started it (the ginkgo CLI, go test) dies, even by SIGKILL: the
+// kernel sends it SIGTERM (PR_SET_PDEATHSIG), which Ginkgo handles as an
+// interrupt, so its cleanup still runs and no workload outlives the run.
+// Call it first in each suite's Test function.
+func DieWithParent() {
+	parent := os.Getppid()
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGTERM), 0, 0, 0); err != nil {
+		return
+	}
+	if os.Getppid() != parent { // the parent died before the prctl took
+		_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	}
 }
