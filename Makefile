@@ -75,7 +75,21 @@ endif
 # host's memory controller is on v1).
 TEST_KERNELS ?= linux44=$(abspath $(MEMLAB_MATRIX_ROOT)/../shared/kernels/linux-4.4/bzImage),bookworm=debian:bookworm
 
-test: lint lint-vm unit test-vm labs matrix-test grade-check ## what CI runs: lint, unit tests, the labs, the kernel matrix, grading
+test: lint lint-vm unit test-vm labs interrupts-short matrix-test grade-check ## what CI runs: lint, unit tests, the labs, interrupts, the kernel matrix, grading
+
+# The interrupt acceptance test (test/interrupts.sh): make labs cut short
+# at random points by INTERRUPTS SIGINTs and KILLS SIGKILLs; after each the
+# previous reports must be intact and nothing left after memlab sweep, and
+# a last run must give the solo run's verdicts. make test runs a short
+# form that takes the verdicts of the labs it has just run as the solo's.
+INTERRUPTS ?= 10
+KILLS      ?= 3
+.PHONY: interrupts interrupts-short
+interrupts: provision $(MEMLAB) ## make labs cut short by INTERRUPTS (10) SIGINTs and KILLS (3) SIGKILLs, then checked: reports intact, nothing left, solo verdicts
+	test/interrupts.sh --interrupts $(INTERRUPTS) --kills $(KILLS)
+
+interrupts-short: provision $(MEMLAB) ## the short form make test runs: 2 SIGINTs, 1 SIGKILL, after make labs
+	test/interrupts.sh --interrupts 2 --kills 1 --reuse-solo
 
 matrix-test: $(MEMLAB) ## the kernel matrix on TEST_KERNELS only (what make test runs)
 	$(MEMLAB) matrix --go '$(GO)' --kernels '$(TEST_KERNELS)' --out $(REPORTS)

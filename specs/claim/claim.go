@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
 	"syscall"
 
@@ -127,6 +128,9 @@ func UsePollTolerances() {
 // interrupt, so its cleanup still runs and no workload outlives the run.
 // Call it first in each suite's Test function.
 func DieWithParent() {
+	// The parent read our stderr: once it is gone a write there must fail,
+	// not end the binary with SIGPIPE in the middle of its cleanup.
+	signal.Ignore(syscall.SIGPIPE)
 	parent := os.Getppid()
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGTERM), 0, 0, 0); err != nil {
 		return
