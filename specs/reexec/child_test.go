@@ -29,7 +29,7 @@ var _ = claim.Describe("G2", func(claim.Mode) string {
 	Expect(err).NotTo(HaveOccurred())
 
 	o, out := lab(l, "g2", "readlink", "/proc/self/exe")
-	r := claim.Start(o)
+	r := claim.Start(ctx, o)
 	Expect(r.Child.Argv0).To(Equal(runner.ChildArgv0))
 	Expect(r.Child.Exe).To(Equal(self))
 	res, err := r.Wait()
@@ -46,16 +46,16 @@ var _ = claim.Describe("G2", func(claim.Mode) string {
 
 var _ = claim.Describe("G3", func(claim.Mode) string {
 	return "the child is PID 1 inside its namespace and an ordinary PID on the host"
-}, func(m claim.Mode) {
+}, func(ctx SpecContext, m claim.Mode) {
 	l := m.Lab()
 	o, _ := lab(l, "g3", "true")
-	r := claim.Start(o)
+	r := claim.Start(ctx, o)
 	Expect(r.Child.PID).To(Equal(1))
 	Expect(r.ChildPID).To(BeNumerically(">", 1))
 	Expect(r.Child.Hostname).To(Equal("memlab"), "the UTS namespace has its own hostname")
 
 	o.Namespaces = mustNamespaces("uts,mnt")
-	plain := claim.Start(o)
+	plain := claim.Start(ctx, o)
 	Expect(plain.Child.PID).To(Equal(plain.ChildPID), "without a PID namespace the child sees its host PID")
 
 	claim.Figure("child's own PID (new PID namespace)", r.Child.PID, "")
