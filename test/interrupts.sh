@@ -123,6 +123,7 @@ for cut in "${cuts[@]}"; do
 	before=$(digest)
 	# A point anywhere in the run: compiling, a suite's setup, a spec, the report.
 	at_ms=$(( (RANDOM * 32768 + RANDOM) % (duration * 1000 - 1000 > 1000 ? duration * 1000 - 1000 : 1000) + 1000 ))
+	touch "$LOG/cut$n.log.start"
 	run_labs "$LOG/cut$n.log"
 	sid=$PID
 	sleep "$(awk -v m="$at_ms" 'BEGIN { printf "%.3f", m / 1000 }')"
@@ -159,6 +160,10 @@ for cut in "${cuts[@]}"; do
 	ended=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 	stage=$(grep -E '^(Compiling|Running Suite:|Ran [0-9]+ of|reports:)' "$LOG/cut$n.log" | tail -n 1 | cut -c1-60 || true)
 	say "cut $n at ${at_ms}ms: $what; make exited $status; the run's processes ended ${ended}s after the cut (last stage: ${stage:-before compiling})"
+	# What the cut run's partial report says of the claims it never judged.
+	if [[ $REPORTS/claims.partial.json -nt $LOG/cut$n.log.start ]]; then
+		say "cut $n: claims.partial.json: $(verdicts "$REPORTS/claims.partial.json" | awk '{ n[$2]++ } END { for (v in n) printf "%s %d, ", v, n[v] }')"
+	fi
 	if left=$(session_procs "$sid") && [[ -n $left ]]; then
 		bad "cut $n: still running ${SETTLE}s after the cut: $(echo "$left" | tr '\n' ' ')"
 		while read -r p _; do kill -KILL "$p" 2>/dev/null || true; done <<<"$left"
