@@ -162,7 +162,7 @@ for cut in "${cuts[@]}"; do
 	say "cut $n at ${at_ms}ms: $what; make exited $status; the run's processes ended ${ended}s after the cut (last stage: ${stage:-before compiling})"
 	# What the cut run's partial report says of the claims it never judged.
 	if [[ $REPORTS/claims.partial.json -nt $LOG/cut$n.log.start ]]; then
-		say "cut $n: claims.partial.json: $(verdicts "$REPORTS/claims.partial.json" | awk '{ n[$2]++ } END { for (v in n) printf "%s %d, ", v, n[v] }')"
+		say "cut $n: claims.partial.json: $(verdicts "$REPORTS/claims.partial.json" | awk '{ sub(/^[^ ]+ /, ""); n[$0]++ } END { for (v in n) printf "%s %d, ", v, n[v] }')"
 	fi
 	if left=$(session_procs "$sid") && [[ -n $left ]]; then
 		bad "cut $n: still running ${SETTLE}s after the cut: $(echo "$left" | tr '\n' ' ')"
