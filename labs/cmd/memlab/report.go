@@ -47,6 +47,10 @@ func cmdReport(args []string) error {
 	if err != nil {
 		return err
 	}
+	// claims.json, claims.md and index.html are one set: a Ctrl-C between
+	// two of the renames would leave a new claims.json beside an old page.
+	// Writing them takes milliseconds; the signal waits until memlab exits.
+	signal.Ignore(os.Interrupt, syscall.SIGTERM)
 	// Only a complete run replaces the reports; an unfinished one's go
 	// beside them, as do those of a run the Docker engine's loss cut short.
 	if cut, status := rep.CutByEngine(); len(cut) > 0 {
