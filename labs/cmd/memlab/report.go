@@ -49,7 +49,8 @@ func cmdReport(args []string) error {
 	}
 	// claims.json, claims.md and index.html are one set: a Ctrl-C between
 	// two of the renames would leave a new claims.json beside an old page.
-	// Writing them takes milliseconds; the signal waits until memlab exits.
+	// Writing them takes milliseconds, so the signal is ignored; make, which
+	// got the same Ctrl-C, stops after this step.
 	signal.Ignore(os.Interrupt, syscall.SIGTERM)
 	// Only a complete run replaces the reports; an unfinished one's go
 	// beside them, as do those of a run the Docker engine's loss cut short.
