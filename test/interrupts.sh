@@ -61,9 +61,19 @@ digest() {
 	done
 }
 
+# A command started with & in a script starts with SIGINT ignored, and
+# make would never see the Ctrl-C; give it back its default, as a
+# terminal's shell does (env --default-signal: coreutils 8.31).
+if env --default-signal=INT --default-signal=QUIT true 2>/dev/null; then
+	DEFAULT_SIGNALS=(env --default-signal=INT --default-signal=QUIT)
+else
+	# shellcheck disable=SC2016 # perl's own variables
+	DEFAULT_SIGNALS=(perl -e '$SIG{INT} = $SIG{QUIT} = "DEFAULT"; exec @ARGV or die "exec: $!"')
+fi
+
 # run_labs LOG: make labs in a session of its own, in the background; sets PID.
 run_labs() {
-	setsid make labs >"$1" 2>&1 </dev/null &
+	setsid "${DEFAULT_SIGNALS[@]}" make labs >"$1" 2>&1 </dev/null &
 	PID=$!
 }
 
@@ -72,23 +82,44 @@ session_procs() {
 	ps -eo pid=,sid=,comm= | awk -v s="$1" '$2 == s { print $1, $3 }'
 }
 
-# leftovers: what a run left that the sweep should have removed.
+# ours RUNID SID: the run RUNID (PID.STARTTIME) is gone, or is a process
+# of session SID. A live run of another session (a developer's memlab
+# run, another checkout's tests) is not this run's leftover.
+ours() {
+	local pid=${1%.*} start=${1#*.} stat
+	stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 0
+	stat=${stat##*) }
+	read -r -a f <<<"$stat"
+	# After "(comm) ": f[0] is field 3 (state), so field N is f[N-3].
+	[[ ${f[19]} != "$start" || ${f[3]} == "$2" ]]
+}
+
+# leftovers SID: what the run in session SID left that the sweep should
+# have removed.
 leftovers() {
-	local root
+	local root dir id cid run
 	for root in /sys/fs/cgroup/memory /sys/fs/cgroup/unified /sys/fs/cgroup; do
-		[[ -d $root/memlab ]] && find "$root/memlab" -mindepth 1 -type d -printf "group $root/memlab/%P\n"
+		[[ -d $root/memlab ]] || continue
+		for dir in "$root"/memlab/*/; do
+			[[ -d $dir ]] || continue
+			id=$(basename "$dir" | sed -nE 's/.*-([0-9]+\.[0-9]+)-[0-9a-f]{6}$/\1/p')
+			if [[ -z $id ]] || ours "$id" "$1"; then echo "group $dir"; fi
+		done
 	done
 	if docker info >/dev/null 2>&1; then
-		docker ps -aq --filter label=org.memlab=1 | sed 's/^/container /'
+		while read -r cid run; do
+			if [[ -z $run ]] || ours "$run" "$1"; then echo "container $cid"; fi
+		done < <(docker ps -a --filter label=org.memlab=1 --format '{{.ID}} {{.Label "org.memlab.run"}}')
 	fi
 	find "${TMPDIR:-/tmp}" -maxdepth 1 \( -name 'memlab-build-*' -o -name 'memlab-matrix-*' \) -printf 'temp dir %p\n'
 	findmnt -rn -o TARGET | grep -i memlab | sed 's/^/mount /' || true
 }
 
-timed_run() { # timed_run LOG: a whole make labs; prints its seconds
+timed_run() { # timed_run LOG: a whole make labs; prints its seconds; its session in LOG.sid
 	local t0 t1
 	t0=$(date +%s.%N)
 	run_labs "$1"
+	echo "$PID" >"$1.sid"
 	wait "$PID" || true
 	t1=$(date +%s.%N)
 	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f\n", b - a }'
@@ -178,7 +209,7 @@ for cut in "${cuts[@]}"; do
 		fi
 	fi
 	"$MEMLAB" sweep 2>&1 | sed "s/^/interrupts: cut $n: sweep: /"
-	if left=$(leftovers) && [[ -n $left ]]; then
+	if left=$(leftovers "$sid") && [[ -n $left ]]; then
 		bad "cut $n: left after memlab sweep: $(echo "$left" | tr '\n' ' ')"
 	fi
 done
@@ -191,7 +222,7 @@ if ! diff "$LOG/solo.verdicts" "$LOG/last.verdicts" >"$LOG/diff"; then
 else
 	say "the last run's $(wc -l <"$LOG/last.verdicts") verdicts equal the solo run's"
 fi
-if left=$(leftovers) && [[ -n $left ]]; then
+if left=$(leftovers "$(<"$LOG/last.log.sid")") && [[ -n $left ]]; then
 	bad "left after the last run: $(echo "$left" | tr '\n' ' ')"
 fi
 say "$n cuts ($INTERRUPTS SIGINT, $KILLS SIGKILL), seed $SEED: $failures failure(s)"
