@@ -12,7 +12,8 @@
 #
 # The full form (10 interrupts, 3 kills) is run by hand; `make test` runs a
 # short one (make interrupts-short). --reuse-solo takes the verdicts of the
-# reports already in reports/ (a `make labs` that just ran) as the solo
+# reports already in reports/ (a `make labs` that just ran; its length is
+# read from its ginkgo.json) as the solo
 # run's instead of running one first. Needs root, like make labs. Each
 # `make labs` runs in its own session, so "a process of the run" is any
 # process in that session; SIGINT goes to its process group, as a
@@ -128,9 +129,18 @@ timed_run() { # timed_run LOG: a whole make labs; prints its seconds; its sessio
 make -s bin/memlab >/dev/null
 "$MEMLAB" sweep
 
-if [[ $REUSE_SOLO == 1 && -s $REPORTS/claims.json ]]; then
-	say "solo verdicts from the existing $REPORTS/claims.json"
-	duration=${LABS_SECONDS:-90}
+# labs_seconds: how long the make labs that wrote ginkgo.json took: its
+# suites, from the first start to the last end, and 10 s to compile.
+labs_seconds() {
+	local first last
+	first=$(grep -oE '"StartTime": *"[^"]+"' "$REPORTS/ginkgo.json" 2>/dev/null | head -n 1 | sed -E 's/.*"([^"]+)"$/\1/')
+	last=$(grep -oE '"EndTime": *"[^"]+"' "$REPORTS/ginkgo.json" 2>/dev/null | tail -n 1 | sed -E 's/.*"([^"]+)"$/\1/')
+	[[ -n $first && -n $last ]] || return 1
+	echo $(($(date -d "$last" +%s) - $(date -d "$first" +%s) + 10))
+}
+
+if [[ $REUSE_SOLO == 1 && -s $REPORTS/claims.json ]] && duration=$(labs_seconds); then
+	say "solo verdicts from the existing $REPORTS/claims.json (that run took about ${duration}s)"
 else
 	say "solo run (seed $SEED)"
 	duration=$(timed_run "$LOG/solo.log")
