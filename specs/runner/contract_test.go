@@ -1,6 +1,7 @@
 package runner_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -36,7 +37,8 @@ var _ = Describe("the runner contract", Label("runner", "root"), func() {
 		DeferCleanup(h.RemoveLeftovers, before) // fails the spec when it cannot
 	})
 
-	It("R1 (G6): over the limit, the workload's worker gets signal 9 and the runner exits 1", func() {
+	It("R1 (G6): over the limit, the workload's worker gets signal 9 and the runner exits 1", func(ctx SpecContext) {
+		stopOnInterrupt(ctx)
 		r := h.RunToEnd("100m", stress("101m", "5s")...)
 		status := r.ExitStatus()
 		Expect(r.Out).To(gbytes.Say(`<-- worker [0-9]+ got signal 9`),
@@ -44,7 +46,8 @@ var _ = Describe("the runner contract", Label("runner", "root"), func() {
 		Expect(status).To(Equal(1), "stress exits 1 when its worker was killed, and the runner must exit with CMD's status")
 	})
 
-	It("R2 (G5): under the limit (50m of 100m) the workload runs to its end and the runner exits 0", func() {
+	It("R2 (G5): under the limit (50m of 100m) the workload runs to its end and the runner exits 0", func(ctx SpecContext) {
+		stopOnInterrupt(ctx)
 		r := h.RunToEnd("100m", stress("50m", "1s")...)
 		status := r.ExitStatus()
 		Expect(string(r.Out.Contents())).NotTo(ContainSubstring("got signal 9"), "nothing may be killed under the limit")
@@ -52,7 +55,8 @@ var _ = Describe("the runner contract", Label("runner", "root"), func() {
 		Expect(status).To(Equal(0))
 	})
 
-	It("R3 (G3): CMD runs in a new PID namespace", func() {
+	It("R3 (G3): CMD runs in a new PID namespace", func(ctx SpecContext) {
+		stopOnInterrupt(ctx)
 		r := h.RunToEnd("100m", "sh", "-c", `echo "pidns $(readlink /proc/self/ns/pid)"; echo "pid $$"`)
 		Expect(r.ExitStatus()).To(Equal(0))
 		ns := outputField(r, "pidns")
@@ -61,7 +65,8 @@ var _ = Describe("the runner contract", Label("runner", "root"), func() {
 		outcome(fmt.Sprintf("CMD's PID as it sees itself: %s (%s; the host's is %s)", outputField(r, "pid"), ns, hostNS["pid"]))
 	})
 
-	It("R4 (G3): CMD runs in new UTS and mount namespaces: a hostname it sets is not the host's", func() {
+	It("R4 (G3): CMD runs in new UTS and mount namespaces: a hostname it sets is not the host's", func(ctx SpecContext) {
+		stopOnInterrupt(ctx)
 		host, err := os.Hostname()
 		Expect(err).NotTo(HaveOccurred())
 		// The command changes the hostname only if its UTS namespace is not
@@ -81,12 +86,13 @@ hostname memlab-r4 && echo "hostname $(hostname)"`, hostNS["uts"])
 		Expect(outputField(r, "mntns")).NotTo(Equal(hostNS["mnt"]), "CMD is in the host's mount namespace")
 	})
 
-	It("R5 (G8): CMD is attached before it runs: it and the first process it starts are in a memory cgroup made for the run", func() {
+	It("R5 (G8): CMD is attached before it runs: it and the first process it starts are in a memory cgroup made for the run", func(ctx SpecContext) {
+		stopOnInterrupt(ctx)
 		argv := []string{"sh", "-c", "sleep 60 & wait", marker("r5")}
 		r := h.Start("100m", argv...)
-		sh := h.FindCommand(r, argv)
+		sh := h.FindCommand(ctx, r, argv)
 		var procs []string
-		Eventually(func() int { return len(harness.Tree(sh.PID)) }).WithTimeout(h.Timeout).Should(BeNumerically(">=", 2), "CMD never started its sleep")
+		Eventually(ctx, func() int { return len(harness.Tree(sh.PID)) }).WithTimeout(h.Timeout).Should(BeNumerically(">=", 2), "CMD never started its sleep")
 		for _, p := range harness.Tree(sh.PID) {
 			cg := h.MemoryCgroupOf(p.PID)
 			procs = append(procs, fmt.Sprintf("%s %d in %s", p.Comm, p.PID, cg))
@@ -98,15 +104,16 @@ hostname memlab-r4 && echo "hostname $(hostname)"`, hostNS["uts"])
 		r.ExitStatus() // and the runner must end when CMD does
 	})
 
-	It("R6 (G1): the memory cgroup CMD runs in is limited to SIZE, read as docker -m reads it, in bytes", func() {
+	It("R6 (G1): the memory cgroup CMD runs in is limited to SIZE, read as docker -m reads it, in bytes", func(ctx SpecContext) {
+		stopOnInterrupt(ctx)
 		for _, c := range []struct {
 			size  string
 			bytes int64
 		}{{"100m", 100 << 20}, {"262144k", 256 << 20}} {
 			argv := []string{"sh", "-c", "sleep 60 & wait", marker("r6")}
 			r := h.Start(c.size, argv...)
-			sh := h.FindCommand(r, argv)
-			Eventually(func() int { return len(harness.Tree(sh.PID)) }).WithTimeout(h.Timeout).Should(BeNumerically(">=", 2), "CMD never started its sleep")
+			sh := h.FindCommand(ctx, r, argv)
+			Eventually(ctx, func() int { return len(harness.Tree(sh.PID)) }).WithTimeout(h.Timeout).Should(BeNumerically(">=", 2), "CMD never started its sleep")
 			for _, p := range harness.Tree(sh.PID) {
 				cg := h.MemoryCgroupOf(p.PID)
 				limit, file, ok := h.LimitInForce(cg)
@@ -119,24 +126,27 @@ hostname memlab-r4 && echo "hostname $(hostname)"`, hostNS["uts"])
 		}
 	})
 
-	It("R7 (G6): the runner exits with CMD's exit status", func() {
+	It("R7 (G6): the runner exits with CMD's exit status", func(ctx SpecContext) {
+		stopOnInterrupt(ctx)
 		for _, n := range []int{3, 42, 0} {
 			r := h.RunToEnd("100m", "sh", "-c", fmt.Sprintf("exit %d", n))
 			Expect(r.ExitStatus()).To(Equal(n), "CMD exited %d", n)
 		}
 	})
 
-	It("R8 (G6): when signal 9 ends CMD, the runner exits 128+9 = 137", func() {
+	It("R8 (G6): when signal 9 ends CMD, the runner exits 128+9 = 137", func(ctx SpecContext) {
+		stopOnInterrupt(ctx)
 		argv := []string{"sh", "-c", "echo ready; while :; do sleep 1; done", marker("r8")}
 		r := h.Start("100m", argv...)
-		sh := h.FindCommand(r, argv)
-		Eventually(r.Out).WithTimeout(h.Timeout).Should(gbytes.Say("ready"))
+		sh := h.FindCommand(ctx, r, argv)
+		Eventually(ctx, r.Out).WithTimeout(h.Timeout).Should(gbytes.Say("ready"))
 		// From the host: SIGKILL reaches even a PID namespace's init.
 		Expect(syscall.Kill(sh.PID, syscall.SIGKILL)).To(Succeed())
 		Expect(r.ExitStatus()).To(Equal(137), "CMD was killed by signal 9")
 	})
 
-	It("R9 (G1): a bad size is refused: non-zero exit, CMD never runs, no cgroup made", func() {
+	It("R9 (G1): a bad size is refused: non-zero exit, CMD never runs, no cgroup made", func(ctx SpecContext) {
+		stopOnInterrupt(ctx)
 		for _, size := range []string{"100x", "-1", "1.5.5m"} {
 			flag := filepath.Join(GinkgoT().TempDir(), "ran")
 			r := h.RunToEnd(size, "sh", "-c", "touch "+flag)
@@ -146,7 +156,8 @@ hostname memlab-r4 && echo "hostname $(hostname)"`, hostNS["uts"])
 		}
 	})
 
-	It("R10 (G4): when CMD exits, leaving a background process, the runner leaves no process and no cgroup behind", func() {
+	It("R10 (G4): when CMD exits, leaving a background process, the runner leaves no process and no cgroup behind", func(ctx SpecContext) {
+		stopOnInterrupt(ctx)
 		r := h.RunToEnd("100m", "sh", "-c", "sleep 60 & echo started")
 		r.ExitStatus()
 		left := h.LeftBehind(before)
@@ -155,7 +166,8 @@ hostname memlab-r4 && echo "hostname $(hostname)"`, hostNS["uts"])
 		Expect(left.Groups).To(BeEmpty(), "left behind: %s", left)
 	})
 
-	It("R11 (G7): after the OOM killer struck, the runner leaves no process and no cgroup behind", func() {
+	It("R11 (G7): after the OOM killer struck, the runner leaves no process and no cgroup behind", func(ctx SpecContext) {
+		stopOnInterrupt(ctx)
 		// The OOM killer kills stress's worker only; sleep lives on (G7).
 		r := h.RunToEnd("100m", "sh", "-c", "sleep 60 & "+strings.Join(stress("101m", "5s"), " ")+`; echo "stress exited $?"`)
 		r.ExitStatus()
@@ -181,6 +193,13 @@ func relGroup(cg string) string {
 		return rel
 	}
 	return "."
+}
+
+// stopOnInterrupt kills the spec's runs, and all they started, as soon as
+// its context ends: an interrupt then ends a spec waiting on a run at once,
+// not at the run's timeout.
+func stopOnInterrupt(ctx SpecContext) {
+	DeferCleanup(context.AfterFunc(ctx, h.StopActiveRuns))
 }
 
 // killTree ends CMD from the host once a spec has seen what it needed.

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"context"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -59,10 +60,11 @@ func (h *Harness) Reap() {
 
 // FindCommand waits for the process running CMD's argv (argv[0] may have
 // been resolved to a path) among the runner's descendants. It fails the
-// spec if the runner exits first or CMD never shows within the timeout.
-func (h *Harness) FindCommand(r *Run, argv []string) proc.Process {
+// spec if the runner exits first, CMD never shows within the timeout, or
+// ctx ends (an interrupt).
+func (h *Harness) FindCommand(ctx context.Context, r *Run, argv []string) proc.Process {
 	var found proc.Process
-	h.G.EventuallyWithOffset(1, func() bool {
+	h.G.EventuallyWithOffset(1, ctx, func() bool {
 		if !r.Running() {
 			gomega.StopTrying("the runner exited before its command could be seen running").Now()
 		}
