@@ -47,6 +47,10 @@ provision: ## install what the labs need that is missing (vagrant/provision.sh)
 # Ginkgo writes junit.xml and its own JSON; memlab report turns the JSON into
 # claims.json, claims.md and the table. The report is written even when a
 # spec fails, and the failure still fails the target.
+# Ginkgo's compiled suites and go's build files go into one directory per
+# run, named with the run ID (PID.STARTTIME) of the recipe's shell
+# (labs/rundir): removed when the recipe ends, and by `memlab sweep` (make
+# clean) when a kill left it.
 # On a machine that cannot run the labs (macOS, Windows, not root, no memory
 # cgroup), `make labs` runs them in the memlab VM instead (mk/vm.mk).
 ifeq ($(MEMLAB_LAB_MACHINE),no)
@@ -55,7 +59,9 @@ else
 labs: provision $(MEMLAB) ## run every claim here and print the claim-by-claim report
 	@mkdir -p $(REPORTS) && rm -f $(REPORTS)/ginkgo.json $(REPORTS)/junit.xml
 	@status=0; \
-	$(GINKGO) --keep-going $(GINKGO_OUTPUT) --label-filter='$(LABEL_FILTER)' \
+	build=$$(mktemp -d "$${TMPDIR:-/tmp}/memlab-build-$$$$.$$(cut -d' ' -f22 /proc/$$$$/stat)-XXXXXX") || exit 70; \
+	trap 'rm -rf "$$build"' EXIT; \
+	TMPDIR=$$build GOTMPDIR=$$build $(GINKGO) --keep-going $(GINKGO_OUTPUT) --label-filter='$(LABEL_FILTER)' \
 		--json-report=ginkgo.json --junit-report=junit.xml --output-dir=$(REPORTS) $(SUITES) \
 		$(if $(SUITE_FLAGS),-- $(SUITE_FLAGS)) || status=$$?; \
 	echo; $(MEMLAB) report --from $(REPORTS)/ginkgo.json --out $(REPORTS) || status=$$?; \
@@ -69,7 +75,21 @@ endif
 # host's memory controller is on v1).
 TEST_KERNELS ?= linux44=$(abspath $(MEMLAB_MATRIX_ROOT)/../shared/kernels/linux-4.4/bzImage),bookworm=debian:bookworm
 
-test: lint lint-vm unit test-vm labs matrix-test grade-check ## what CI runs: lint, unit tests, the labs, the kernel matrix, grading
+test: lint lint-vm unit test-vm labs interrupts-short matrix-test grade-check ## what CI runs: lint, unit tests, the labs, interrupts, the kernel matrix, grading
+
+# The interrupt acceptance test (test/interrupts.sh): make labs cut short
+# at random points by INTERRUPTS SIGINTs and KILLS SIGKILLs; after each the
+# previous reports must be intact and nothing left after memlab sweep, and
+# a last run must give the solo run's verdicts. make test runs a short
+# form that takes the verdicts of the labs it has just run as the solo's.
+INTERRUPTS ?= 10
+KILLS      ?= 3
+.PHONY: interrupts interrupts-short
+interrupts: provision $(MEMLAB) ## make labs cut short by INTERRUPTS (10) SIGINTs and KILLS (3) SIGKILLs, then checked: reports intact, nothing left, solo verdicts
+	test/interrupts.sh --interrupts $(INTERRUPTS) --kills $(KILLS)
+
+interrupts-short: provision $(MEMLAB) ## the short form make test runs: 2 SIGINTs, 1 SIGKILL, after make labs
+	test/interrupts.sh --interrupts 2 --kills 1 --reuse-solo
 
 matrix-test: $(MEMLAB) ## the kernel matrix on TEST_KERNELS only (what make test runs)
 	$(MEMLAB) matrix --go '$(GO)' --kernels '$(TEST_KERNELS)' --out $(REPORTS)

@@ -350,7 +350,7 @@ wait_docker() { # wait_docker PID|"" — until docker answers or PID dies
 	local pid=$1 i
 	for ((i = 0; i < DOCKERD_WAIT; i++)); do
 		docker_answers && return 0
-		if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
+		if [[ -n $pid ]] && ! alive "$pid"; then
 			die "dockerd exited: $(dockerd_last_error); see $DOCKERD_LOG"
 		fi
 		sleep 1
@@ -373,24 +373,55 @@ start_docker_systemd() {
 	wait_docker ""
 }
 
-start_docker_direct() {
+# alive PID: the process runs. A dockerd that has exited but is not reaped
+# yet (a zombie, for a few seconds after the engine stops) still has its
+# PID and its name, and kill -0 and pgrep both still find it.
+alive() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	[[ -n $stat && ${stat%% *} != Z ]]
+}
+
+# running_dockerd: the PID of a dockerd that runs, if any.
+running_dockerd() {
 	local pid
+	for pid in $(pgrep -x dockerd); do
+		if alive "$pid"; then
+			echo "$pid"
+			return 0
+		fi
+	done
+	return 1
+}
+
+start_docker_direct() {
+	local pid other
 	if [[ -s $DOCKERD_PIDFILE ]]; then
 		pid=$(<"$DOCKERD_PIDFILE")
-		if kill -0 "$pid" 2>/dev/null && [[ $(cat "/proc/$pid/comm" 2>/dev/null) == dockerd ]]; then
+		if alive "$pid" && [[ $(cat "/proc/$pid/comm" 2>/dev/null) == dockerd ]]; then
 			say "docker: dockerd (pid $pid) is running but not answering yet; waiting"
 			wait_docker "$pid"
 			return 0
 		fi
 		rm -f "$DOCKERD_PIDFILE" # stale
 	fi
-	if pgrep -x dockerd >/dev/null; then
-		die "a dockerd not started by memlab runs (pid $(pgrep -x dockerd | head -n1)) but $DOCKER_SOCK does not answer; stop it or fix it"
+	if other=$(running_dockerd); then
+		die "a dockerd not started by memlab runs (pid $other) but $DOCKER_SOCK does not answer; stop it or fix it"
 	fi
 	dockerd_flags
 	say "docker: starting dockerd ${FLAGS[*]} (log $DOCKERD_LOG)"
 	printf '\n=== %s provision: dockerd %s\n' "$(date -Is)" "${FLAGS[*]}" >>"$DOCKERD_LOG"
-	setsid nohup dockerd "${FLAGS[@]}" >>"$DOCKERD_LOG" 2>&1 </dev/null &
+	# The daemon outlives this script: it must not keep the caller's other
+	# descriptors open (a lock held by `flock make labs`, make's jobserver
+	# pipe, a CI step's log pipe would then stay open as long as dockerd).
+	(
+		for fd in /proc/self/fd/*; do
+			fd=${fd##*/}
+			((fd > 2)) && eval "exec $fd>&-" 2>/dev/null
+		done
+		exec setsid nohup dockerd "${FLAGS[@]}" >>"$DOCKERD_LOG" 2>&1 </dev/null
+	) &
 	pid=$!
 	wait_docker "$pid"
 }

@@ -113,6 +113,18 @@ func Connect(ctx context.Context) (*Engine, error) {
 	return e, nil
 }
 
+// Answers says whether the engine still answers (a ping, bounded like the
+// first contact): nil, or ErrNoEngine with the client's reason, for a
+// suite to tell "the engine went away" from a claim that failed.
+func (e *Engine) Answers(ctx context.Context) error {
+	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	if _, err := e.API.Ping(pctx); err != nil {
+		return fmt.Errorf("%w at %s: %s", ErrNoEngine, e.API.DaemonHost(), oneLine(err))
+	}
+	return nil
+}
+
 // Close releases the connection.
 func (e *Engine) Close() error { return e.API.Close() }
 

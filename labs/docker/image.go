@@ -97,8 +97,9 @@ type ImageBuild struct {
 // prune), unless ref already carries the same inputs label (force builds
 // anyway). The engine's build output goes to progress (nil discards it).
 // The image ref replaces is removed if memlab built it; a failed build's
-// leftovers are removed; a new image in which stress does not run is
-// removed again. Failures are ErrImageBuild; an interrupted build is the
+// leftovers are removed, as is the image of a build of the same inputs
+// that ran at the same time and lost the tag to this one; a new image in
+// which stress does not run is removed again. Failures are ErrImageBuild; an interrupted build is the
 // context's error.
 func (e *Engine) BuildImage(ctx context.Context, ref string, r Recipe, force bool, progress io.Writer) (ImageBuild, error) {
 	res := ImageBuild{Ref: ref}
@@ -129,6 +130,9 @@ func (e *Engine) BuildImage(ctx context.Context, ref string, r Recipe, force boo
 		return res, fmt.Errorf("%w: %s: the build succeeded but: %w", ErrImageBuild, ref, err)
 	}
 	res.ID, res.Built = built.ID, true
+	// A build of the same inputs that ran at the same time tagged its image
+	// first, and ours took the tag from it: that one is dangling now.
+	e.removeLeftovers(inputs)
 
 	// The image we replaced is untagged now: remove it if it was ours.
 	if old.ID != "" && old.ID != built.ID && labelOf(old, LabelImage) == ImageKind {

@@ -248,4 +248,9 @@ func TestFailuresNameFailedClaimsAndSilentCells(t *testing.T) {
 	if FailuresError(nil) != nil || !errors.Is(FailuresError(got), ErrClaimsFailed) {
 		t.Fatal("FailuresError")
 	}
+	// A dead guest alone is "no result", its own status: not a failed
+	// claim, not a regression.
+	if err := FailuresError(got[1:]); !errors.Is(err, ErrNoResult) || errors.Is(err, ErrClaimsFailed) {
+		t.Fatalf("only a cell with no result: %v", err)
+	}
 }

@@ -93,7 +93,8 @@ var machine = steps{
 // Run fetches the kernels, builds the guest initramfs, boots every cell,
 // writes the reports into cfg.Out and compares the verdicts with the
 // baseline. The error is ErrRegression when a verdict changed from the
-// baseline, ErrClaimsFailed when a claim failed or a cell gave no result,
+// baseline, ErrClaimsFailed when a claim failed, ErrNoResult when a cell
+// gave no result (and nothing failed),
 // and wraps ctx's error when ctx ended first (then no report is written).
 // Its work directory and every guest are gone when it returns.
 func Run(ctx context.Context, cfg Config) (Result, error) {

@@ -623,7 +623,7 @@ func TestACellWithNoReportIsNeverAMatch(t *testing.T) {
 	cfg.WriteBaseline = filepath.Join(t.TempDir(), "baseline.json")
 	f := &fakeMachine{t: t, verdict: allHold, unreported: map[string]bool{"bookworm/v1": true}}
 	_, err := run(context.Background(), cfg, f.steps())
-	if !errors.Is(err, ErrClaimsFailed) || !strings.Contains(err.Error(), "bookworm/v1 (no result)") {
+	if !errors.Is(err, ErrNoResult) || errors.Is(err, ErrClaimsFailed) || !strings.Contains(err.Error(), "bookworm/v1 (no result)") {
 		t.Fatalf("err %v", err)
 	}
 	if contains(log, "every verdict matches") {

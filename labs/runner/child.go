@@ -7,13 +7,17 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/memlab/memlab/labs/kernel/cgroup"
 	"github.com/memlab/memlab/labs/kernel/proc"
 )
 
@@ -112,6 +116,9 @@ func childMain(args []string) int {
 	}
 	// Orphans (a workload's grandchildren) come to us, in a PID namespace or not.
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	if flags&syscall.CLONE_NEWPID == 0 {
+		superviseParent()
+	}
 	info := ChildInfo{PID: os.Getpid(), Argv0: os.Args[0]}
 	info.Exe, _ = os.Readlink("/proc/self/exe")
 	info.Hostname, _ = os.Hostname()
@@ -332,4 +339,64 @@ func errnoOf(err error) syscall.Errno {
 		return e
 	}
 	return syscall.EINVAL
+}
+
+// parentGoneSignal is the child's death signal (PR_SET_PDEATHSIG) when it
+// has no PID namespace of its own; with one it is SIGKILL, and the
+// namespace takes the workload with it.
+const parentGoneSignal = syscall.SIGUSR1
+
+// superviseParent keeps the child watching memlab where no PID namespace
+// would end the workload with it (--ns none): when memlab dies, even by
+// SIGKILL, the kernel sends parentGoneSignal, and the child kills every
+// process of the run before it exits. Set up before the child is
+// attached: the goroutine then allocates nothing in the group.
+func superviseParent() {
+	parent := os.Getppid()
+	gone := make(chan os.Signal, 1)
+	signal.Notify(gone, parentGoneSignal)
+	go func() {
+		for range gone {
+			if os.Getppid() != parent { // not memlab's death: someone sent the signal
+				killRun()
+				os.Exit(128 + int(syscall.SIGKILL))
+			}
+		}
+	}()
+}
+
+// killRun kills every process of the run but the child itself: those in
+// the run's group (the usage file's directory) and the child's
+// descendants (an after-start attach leaves some outside the group), and
+// reaps them, until none is left or killWait has passed.
+func killRun() {
+	const killWait = 2 * time.Second
+	self := os.Getpid()
+	procs := ""
+	if usage, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", usageFD)); err == nil {
+		procs = filepath.Join(filepath.Dir(usage), "cgroup.procs")
+	}
+	for deadline := time.Now().Add(killWait); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		var pids []int
+		if b, err := os.ReadFile(procs); err == nil {
+			pids, _ = cgroup.ParseIDs(string(b))
+		}
+		if tree, err := proc.Tree(self); err == nil {
+			for _, p := range tree[1:] {
+				pids = append(pids, p.PID)
+			}
+		}
+		pids = slices.DeleteFunc(pids, func(pid int) bool { return pid == self })
+		if len(pids) == 0 {
+			return
+		}
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		for {
+			if pid, _ := syscall.Wait4(-1, nil, syscall.WNOHANG, nil); pid <= 0 {
+				break
+			}
+		}
+	}
 }

@@ -127,9 +127,11 @@ func Start(ctx context.Context, o Options) (r *Run, err error) {
 	}
 	defer usage.Close()
 	// The child is this binary again, told apart by argv[0].
-	attr := &syscall.SysProcAttr{
-		Cloneflags: o.Namespaces,
-		Pdeathsig:  syscall.SIGKILL, // if memlab dies, so does the child and its namespace
+	// If memlab dies, so does the child and its PID namespace; without one
+	// the child is told, and kills the workload itself (superviseParent).
+	attr := &syscall.SysProcAttr{Cloneflags: o.Namespaces, Pdeathsig: syscall.SIGKILL}
+	if o.Namespaces&syscall.CLONE_NEWPID == 0 {
+		attr.Pdeathsig = parentGoneSignal
 	}
 	if o.Attach == CloneInto {
 		dir, derr := g.OpenDir() // derr: "dir, err :=" would shadow the err the deferred abort reads

@@ -8,10 +8,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
+	"sync"
+	"syscall"
 
 	"github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"golang.org/x/sys/unix"
 
 	"github.com/memlab/memlab/labs/kernel/cgroup"
 	"github.com/memlab/memlab/labs/kernel/release"
@@ -118,3 +122,41 @@ func UsePollTolerances() {
 	SetDefaultEventuallyTimeout(PollTimeout)
 	SetDefaultEventuallyPollingInterval(PollInterval)
 }
+
+// DieWithParent makes this suite binary interrupt itself once when the
+// process that started it (the ginkgo CLI, go test) dies, even by SIGKILL,
+// so its cleanup still runs and no workload outlives the run. The kernel
+// sends a death signal (PR_SET_PDEATHSIG) each time the thread that
+// started us exits, and as a killed Go parent's threads exit one by one we
+// are handed from thread to thread: three signals in a row read to Ginkgo
+// as "skip the cleanup" and "bail out". So the signal is parentGone, which
+// Ginkgo ignores, and only when our parent process is really gone (we have
+// a new one) do we send ourselves one SIGTERM, Ginkgo's first interrupt.
+// Call it first in each suite's Test function.
+func DieWithParent() {
+	// The parent read our stderr: once it is gone a write there must fail,
+	// not end the binary with SIGPIPE in the middle of its cleanup.
+	signal.Ignore(syscall.SIGPIPE)
+	parent := os.Getppid()
+	gone := make(chan os.Signal, 8)
+	signal.Notify(gone, parentGone)
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(parentGone), 0, 0, 0); err != nil {
+		signal.Stop(gone)
+		return
+	}
+	interrupt := sync.OnceFunc(func() { _ = syscall.Kill(os.Getpid(), syscall.SIGTERM) })
+	go func() {
+		for range gone {
+			if os.Getppid() != parent {
+				interrupt()
+			}
+		}
+	}()
+	if os.Getppid() != parent { // the parent died before the prctl took
+		interrupt()
+	}
+}
+
+// parentGone is the suite binary's death signal: one Ginkgo does not take
+// as an interrupt.
+const parentGone = syscall.SIGUSR2

@@ -59,3 +59,10 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+// EngineWentAway files that the Docker engine stopped answering during the
+// spec, with the engine's status (the client's error): the ledger then
+// reads the claim as cut short by the engine ("no result"), not failed.
+func EngineWentAway(status string) {
+	ginkgo.AddReportEntry(ledger.EntryEngineGone, firstLine(status), ledgerOnly)
+}

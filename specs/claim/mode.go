@@ -75,8 +75,19 @@ func Group(l cgroup.Layout, name string) *cgroup.Group {
 
 // Start starts the re-exec runner: the child is killed and the group
 // removed even if the spec fails or is interrupted in the middle of it.
-func Start(o runner.Options) *runner.Run {
-	r, err := Made(func() (*runner.Run, error) { return runner.Start(context.Background(), o) },
+// The child is killed as soon as ctx, the spec's context, ends: a spec
+// waiting for the workload (Wait) then returns at an interrupt, instead of
+// when the workload would have ended.
+func Start(ctx context.Context, o runner.Options) *runner.Run {
+	r, err := Made(func() (*runner.Run, error) {
+		r, err := runner.Start(ctx, o)
+		if err == nil {
+			// Not a DeferCleanup: an interrupt may have begun the cleanup
+			// already, and Ginkgo refuses one registered after that.
+			_ = context.AfterFunc(ctx, r.Kill)
+		}
+		return r, err
+	},
 		func(_ ginkgo.SpecContext, r *runner.Run) {
 			if ginkgo.CurrentSpecReport().Failed() {
 				Evidence(r.Group)

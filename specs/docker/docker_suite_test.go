@@ -24,6 +24,7 @@ import (
 )
 
 func TestDocker(t *testing.T) {
+	claim.DieWithParent()
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "docker: D1-D9")
 }
@@ -118,7 +119,8 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 // labFor gives a spec the suite's container in mode m, or skips it with the
 // reason: not root, the memory controller on the other cgroup version, or
 // no Docker engine (a failure instead under -memlab.require-docker). If
-// the spec fails, the container's evidence is filed.
+// the spec fails, the container's evidence is filed, or, when the engine
+// no longer answers, the engine's status.
 func labFor(m claim.Mode) *lab {
 	GinkgoHelper()
 	m.Lab()
@@ -126,11 +128,17 @@ func labFor(m claim.Mode) *lab {
 		claim.NoDocker(the.noEngine)
 	}
 	Expect(the.c).NotTo(BeNil(), "the suite's container was not made")
-	DeferCleanup(func() {
-		if CurrentSpecReport().Failed() {
-			claim.Evidence(the.g)
-			dockerEvidence()
+	DeferCleanup(func(ctx SpecContext) {
+		if !CurrentSpecReport().Failed() {
+			return
 		}
+		claim.Evidence(the.g)
+		// A spec the engine's loss cut short has no result; it did not fail.
+		if err := the.engine.Answers(context.WithoutCancel(ctx)); err != nil {
+			claim.EngineWentAway(err.Error())
+			return
+		}
+		dockerEvidence()
 	})
 	return &the
 }
@@ -205,9 +213,9 @@ func fileValue(g *cgroup.Group, name string) int64 {
 
 // settled reads until the counters agree within claim.CounterSlack: right
 // after a change memory.stat may not yet have been flushed.
-func settled(m claim.Mode) reading {
+func settled(ctx context.Context, m claim.Mode) reading {
 	var r reading
-	Eventually(func(g Gomega) {
+	Eventually(ctx, func(g Gomega) {
 		r = read(m)
 		g.Expect(r.residual()).To(BeNumerically("~", 0, claim.CounterSlack()),
 			"usage %d - rss %d - cache %d - kernel %d", r.usage, r.rss, r.cache, r.kernel)

@@ -15,9 +15,9 @@ import (
 
 var _ = claim.Describe("D8", func(m claim.Mode) string {
 	return fmt.Sprintf("the worker's RES from /proc against %s, and what else the group is charged for", m.Files.Usage)
-}, func(m claim.Mode) {
+}, func(ctx SpecContext, m claim.Mode) {
 	d := labFor(m)
-	r := settled(m)
+	r := settled(ctx, m)
 	w, err := proc.ReadStatus(d.worker.PID)
 	Expect(err).NotTo(HaveOccurred())
 	Expect(w.Resident).To(BeNumerically(">=", stressed), "the worker holds its 100m")

@@ -66,7 +66,7 @@ var _ = claim.Describe("D7", func(m claim.Mode) string {
 	// The engine's API reports the cgroup's figures as they are.
 	s, err := d.c.Stats(ctx)
 	Expect(err).NotTo(HaveOccurred())
-	r := settled(m)
+	r := settled(ctx, m)
 	Expect(float64(s.MemoryStats.Usage)).To(BeNumerically("~", r.usage, claim.CounterSlack()))
 	Expect(s.MemoryStats.Limit).To(Equal(uint64(limit)))
 	claim.Figure("stats API memory_stats.usage", s.MemoryStats.Usage, "GET /containers/ID/stats?one-shot=1")
@@ -81,14 +81,14 @@ var _ = claim.Describe("D7", func(m claim.Mode) string {
 		res, err := d.c.Run(context.WithoutCancel(ctx), "rm", "-f", d7File)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(res.ExitCode).To(BeZero(), res.Output)
-		Eventually(func() int64 { return read(m).cache }).Should(
+		Eventually(ctx, func() int64 { return read(m).cache }).Should(
 			BeNumerically("<=", r.cache+claim.CounterSlack()), "the file's page cache is freed with it")
 	})
 	res, err := d.c.Run(ctx, "dd", "if=/dev/zero", "of="+d7File, "bs=1M", fmt.Sprintf("count=%d", d7Size>>20))
 	Expect(err).NotTo(HaveOccurred())
 	Expect(res.ExitCode).To(BeZero(), res.Output)
 	var withFile reading
-	Eventually(func() int64 { withFile = settled(m); return withFile.cache }).Should(
+	Eventually(ctx, func() int64 { withFile = settled(ctx, m); return withFile.cache }).Should(
 		BeNumerically(">=", r.cache+d7Size-claim.CounterSlack()), "the file's page cache is charged to the container")
 	cached := runCLIs(ctx, d)
 

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 
+	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/memlab/memlab/labs/kernel/cgroup"
@@ -21,9 +22,9 @@ const (
 
 var _ = claim.Describe("D3", func(m claim.Mode) string {
 	return fmt.Sprintf("%s with stress's worker holding 100m under -m 128m", m.Files.Usage)
-}, func(m claim.Mode) {
+}, func(ctx SpecContext, m claim.Mode) {
 	labFor(m)
-	r := settled(m)
+	r := settled(ctx, m)
 	// All of the worker's 100m is charged here, and it fits the limit.
 	Expect(r.usage).To(BeNumerically(">=", stressed))
 	Expect(r.usage).To(BeNumerically("<", limit))
@@ -42,12 +43,12 @@ var _ = claim.Describe("D3", func(m claim.Mode) string {
 
 var _ = claim.Describe("D4", func(m claim.Mode) string {
 	return fmt.Sprintf("%s against %s, and what makes up the difference", map[int]string{1: "memory.stat rss", 2: "memory.stat anon"}[m.Version], m.Files.Usage)
-}, func(m claim.Mode) {
+}, func(ctx SpecContext, m claim.Mode) {
 	labFor(m)
 	v, cpus, page := claim.Kernel(), claim.OnlineCPUs(), os.Getpagesize()
 	// settled asserts usage = rss + cache + kernel memory, up to the
 	// counters' own slack (claim.CounterSlack).
-	r := settled(m)
+	r := settled(ctx, m)
 	_, rssKey := r.stat.Anon()
 	gap := r.usage - r.rss
 	Expect(r.rss).To(BeNumerically("<=", r.usage+claim.CounterSlack()))
@@ -83,10 +84,10 @@ func articleKernel(v release.Version, m claim.Mode) string {
 
 var _ = claim.Describe("D5", func(m claim.Mode) string {
 	return fmt.Sprintf("rss + cache + swap against %s and the memory the group is charged for", m.Files.Usage)
-}, func(m claim.Mode) {
+}, func(ctx SpecContext, m claim.Mode) {
 	labFor(m)
 	v := claim.Kernel()
-	r := settled(m)
+	r := settled(ctx, m)
 	_, rssKey := r.stat.Anon()
 	_, cacheKey := r.stat.File()
 	formula := r.rss + r.cache + r.swap

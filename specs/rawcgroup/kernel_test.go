@@ -18,14 +18,14 @@ import (
 // master lived, and the one killed was the hog.
 var workerKilled = regexp.MustCompile(`<-- worker [0-9]+ got signal 9`)
 
-var _ = claim.Describe("K1", func(claim.Mode) string { return "this kernel's version predicts whether the lab runs" }, func(_ SpecContext, m claim.Mode) {
+var _ = claim.Describe("K1", func(claim.Mode) string { return "this kernel's version predicts whether the lab runs" }, func(ctx SpecContext, m claim.Mode) {
 	l := m.Lab()
 	v := claim.Kernel()
 
 	// The smallest whole lab: a child in new namespaces, confined
 	// before it runs, a hog that must be stopped at the limit.
 	out := gbytes.NewBuffer()
-	r := claim.Start(runner.Options{
+	r := claim.Start(ctx, runner.Options{
 		Layout: l, Name: "k1", Limit: 8 << 20, Namespaces: mustNamespaces(runner.DefaultNamespaces),
 		Command: []string{"stress", "--vm", "1", "--vm-bytes", "32m", "--vm-keep"},
 		Stdout:  out, Stderr: out,

@@ -19,6 +19,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestRawCgroup(t *testing.T) {
+	claim.DieWithParent()
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "raw cgroup: K1, F1, G1")
 }

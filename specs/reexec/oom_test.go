@@ -97,7 +97,7 @@ var _ = claim.Describe("G5", func(m claim.Mode) string {
 		By(fmt.Sprintf("run %d of %d: starting stress 99m in a 100m group", i+1, g5Runs))
 		o, out := lab(l, "g5", stress("99m")...)
 		o.SampleEvery = claim.SampleEvery // the usage as stress started, and the chart
-		r := claim.Start(o)
+		r := claim.Start(ctx, o)
 
 		By("waiting until the worker holds all of its 99m, or the kernel has killed it")
 		h, holding := awaitWorkerHolding(ctx, r, 99<<20)
@@ -233,11 +233,11 @@ func expectWorkerKilled(res runner.Result, out *gbytes.Buffer) {
 
 var _ = claim.Describe("G6", func(m claim.Mode) string {
 	return fmt.Sprintf("a 101m worker under %s = 100m is killed with signal 9 and stress exits 1", m.Files.Limit)
-}, func(m claim.Mode) {
+}, func(ctx SpecContext, m claim.Mode) {
 	l := m.Lab()
 	o, out := lab(l, "g6", stress("101m")...)
 	o.SampleEvery = claim.SampleEvery
-	r := claim.Start(o)
+	r := claim.Start(ctx, o)
 	res, err := r.Wait()
 	Expect(err).NotTo(HaveOccurred())
 	claim.Series("stress 101m under 100m", m.Files.Usage, res)
@@ -255,12 +255,12 @@ var _ = claim.Describe("G6", func(m claim.Mode) string {
 
 var _ = claim.Describe("G7", func(claim.Mode) string {
 	return "over the limit, the OOM killer picks its victims; who dies is observed"
-}, func(m claim.Mode) {
+}, func(ctx SpecContext, m claim.Mode) {
 	l := m.Lab()
 	v := claim.Kernel()
 	// Four processes share the group: the child, sh, stress and its worker.
 	o, out := lab(l, "g7", "sh", "-c", "stress --vm-bytes 101m --vm-keep -m 1; exit $?")
-	r := claim.Start(o)
+	r := claim.Start(ctx, o)
 	res, err := r.Wait()
 	Expect(err).NotTo(HaveOccurred())
 	Expect(res.ChildError).To(BeEmpty(), "the child lived to report how sh ended")
@@ -298,14 +298,14 @@ var _ = claim.Describe("G7", func(claim.Mode) string {
 // Only v2 has a switch to kill the whole group, from 4.19.
 var _ = claim.DescribeIn([]claim.Mode{claim.V2}, "G7", func(claim.Mode) string {
 	return "with memory.oom.group=1, the whole group is killed"
-}, func(m claim.Mode) {
+}, func(ctx SpecContext, m claim.Mode) {
 	l := m.Lab()
 	if v := claim.Kernel(); !v.Has(release.OOMGroup) {
 		Skip(why.WholeGroupSwitch(v, m.Version))
 	}
 	o, _ := lab(l, "g7group", "sh", "-c", "stress --vm-bytes 101m --vm-keep -m 1; exit $?")
 	o.OOMGroup = true
-	r := claim.Start(o)
+	r := claim.Start(ctx, o)
 	res, err := r.Wait()
 	Expect(err).NotTo(HaveOccurred())
 	Expect(res.Signal).To(Equal(int(syscall.SIGKILL)), "the workload's sh was killed with the rest of the group")

@@ -34,7 +34,7 @@ func (p placement) confined() bool { return p.workloadIn && p.childThreadsOut ==
 func observe(ctx context.Context, l cgroup.Layout, order runner.Attach) placement {
 	o, _ := lab(l, "g8", stress("16m")...)
 	o.Attach = order
-	r := claim.Start(o)
+	r := claim.Start(ctx, o)
 	var worker proc.Process
 	Eventually(ctx, func() (int64, error) {
 		tree, err := proc.Tree(r.ChildPID)

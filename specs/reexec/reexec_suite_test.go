@@ -22,6 +22,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestReexec(t *testing.T) {
+	claim.DieWithParent()
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "re-exec: G2-G8")
 }

@@ -16,7 +16,7 @@ var _ = claim.Describe("G4", func(m claim.Mode) string {
 	l := m.Lab()
 	// The article's shape: the child runs sh, sh runs stress, stress forks its worker.
 	o, _ := lab(l, "g4", "sh", "-c", "stress --vm-bytes 8m --vm-keep -m 1; exit $?")
-	r := claim.Start(o)
+	r := claim.Start(ctx, o)
 
 	var tree []proc.Process
 	Eventually(ctx, func() ([]proc.Process, error) {

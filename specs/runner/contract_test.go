@@ -1,6 +1,7 @@
 package runner_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"regexp"
@@ -60,7 +61,8 @@ var _ = Describe("the runner contract", Label("runner", "root"), func() {
 		})
 	})
 
-	It("R1 (G6): over the limit, the workload's worker gets signal 9 and the runner exits 1", func() {
+	It("R1 (G6): over the limit, the workload's worker gets signal 9 and the runner exits 1", func(ctx SpecContext) {
+		stopOnInterrupt(ctx)
 		kills, counted := harness.OOMKills()
 		r := h.RunToEnd("100m", stress("101m", "5s")...)
 		status := r.ExitStatus()
@@ -75,7 +77,8 @@ var _ = Describe("the runner contract", Label("runner", "root"), func() {
 		must(status == 1, "%s: expected exit status 1 (stress's, when its worker was killed); observed %d", r.Line(), status)
 	})
 
-	It("R2 (G5): under the limit (50m of 100m) the workload runs to its end and the runner exits 0", func() {
+	It("R2 (G5): under the limit (50m of 100m) the workload runs to its end and the runner exits 0", func(ctx SpecContext) {
+		stopOnInterrupt(ctx)
 		r := h.RunToEnd("100m", stress("50m", "1s")...)
 		status := r.ExitStatus()
 		out := string(r.Out.Contents())
@@ -84,7 +87,8 @@ var _ = Describe("the runner contract", Label("runner", "root"), func() {
 		must(status == 0, "%s: expected exit status 0; observed %d", r.Line(), status)
 	})
 
-	It("R3 (G3): CMD runs in a new PID namespace", func() {
+	It("R3 (G3): CMD runs in a new PID namespace", func(ctx SpecContext) {
+		stopOnInterrupt(ctx)
 		r := h.RunToEnd("100m", "sh", "-c", `echo "pidns $(readlink /proc/self/ns/pid)"; echo "pid $$"`)
 		status := r.ExitStatus()
 		ns := outputField(r, "pidns")
@@ -94,7 +98,8 @@ var _ = Describe("the runner contract", Label("runner", "root"), func() {
 		outcome(fmt.Sprintf("CMD's PID as it sees itself: %s (%s; the host's is %s)", outputField(r, "pid"), ns, hostNS["pid"]))
 	})
 
-	It("R4 (G3): CMD runs in new UTS and mount namespaces: a hostname it sets is not the host's", func() {
+	It("R4 (G3): CMD runs in new UTS and mount namespaces: a hostname it sets is not the host's", func(ctx SpecContext) {
+		stopOnInterrupt(ctx)
 		host, err := os.Hostname()
 		Expect(err).NotTo(HaveOccurred())
 		// The command changes the hostname only if its UTS namespace is not
@@ -115,11 +120,12 @@ hostname memlab-r4 && echo "hostname $(hostname)"`, hostNS["uts"])
 		must(mnt != hostNS["mnt"], "%s: expected a mount namespace other than the host's; observed the host's, %s", r.Line(), mnt)
 	})
 
-	It("R5 (G8): CMD is attached before it runs: it and the first process it starts are in a memory cgroup made for the run", func() {
+	It("R5 (G8): CMD is attached before it runs: it and the first process it starts are in a memory cgroup made for the run", func(ctx SpecContext) {
+		stopOnInterrupt(ctx)
 		argv := []string{"sh", "-c", "sleep 60 & wait", marker("r5")}
 		r := h.Start("100m", argv...)
-		sh := h.FindCommand(r, argv)
-		Eventually(func() int { return len(harness.Tree(sh.PID)) }).WithTimeout(h.Timeout).Should(BeNumerically(">=", 2), "%s: CMD never started its sleep", r.Line())
+		sh := h.FindCommand(ctx, r, argv)
+		Eventually(ctx, func() int { return len(harness.Tree(sh.PID)) }).WithTimeout(h.Timeout).Should(BeNumerically(">=", 2), "%s: CMD never started its sleep", r.Line())
 		var procs []string
 		for _, p := range harness.Tree(sh.PID) {
 			cg := h.MemoryCgroupOf(p.PID)
@@ -132,15 +138,16 @@ hostname memlab-r4 && echo "hostname $(hostname)"`, hostNS["uts"])
 		r.ExitStatus() // and the runner must end when CMD does
 	})
 
-	It("R6 (G1): the memory cgroup CMD runs in is limited to SIZE, read as docker -m reads it, in bytes", func() {
+	It("R6 (G1): the memory cgroup CMD runs in is limited to SIZE, read as docker -m reads it, in bytes", func(ctx SpecContext) {
+		stopOnInterrupt(ctx)
 		for _, c := range []struct {
 			size  string
 			bytes int64
 		}{{"100m", 100 << 20}, {"262144k", 256 << 20}} {
 			argv := []string{"sh", "-c", "sleep 60 & wait", marker("r6")}
 			r := h.Start(c.size, argv...)
-			sh := h.FindCommand(r, argv)
-			Eventually(func() int { return len(harness.Tree(sh.PID)) }).WithTimeout(h.Timeout).Should(BeNumerically(">=", 2), "%s: CMD never started its sleep", r.Line())
+			sh := h.FindCommand(ctx, r, argv)
+			Eventually(ctx, func() int { return len(harness.Tree(sh.PID)) }).WithTimeout(h.Timeout).Should(BeNumerically(">=", 2), "%s: CMD never started its sleep", r.Line())
 			for _, p := range harness.Tree(sh.PID) {
 				cg := h.MemoryCgroupOf(p.PID)
 				limit, file, ok := h.LimitInForce(cg)
@@ -153,7 +160,8 @@ hostname memlab-r4 && echo "hostname $(hostname)"`, hostNS["uts"])
 		}
 	})
 
-	It("R7 (G6): the runner exits with CMD's exit status", func() {
+	It("R7 (G6): the runner exits with CMD's exit status", func(ctx SpecContext) {
+		stopOnInterrupt(ctx)
 		for _, n := range []int{3, 42, 0} {
 			r := h.RunToEnd("100m", "sh", "-c", fmt.Sprintf("echo ran; exit %d", n))
 			status := r.ExitStatus()
@@ -162,18 +170,20 @@ hostname memlab-r4 && echo "hostname $(hostname)"`, hostNS["uts"])
 		}
 	})
 
-	It("R8 (G6): when signal 9 ends CMD, the runner exits 128+9 = 137", func() {
+	It("R8 (G6): when signal 9 ends CMD, the runner exits 128+9 = 137", func(ctx SpecContext) {
+		stopOnInterrupt(ctx)
 		argv := []string{"sh", "-c", "echo ready; while :; do sleep 1; done", marker("r8")}
 		r := h.Start("100m", argv...)
-		sh := h.FindCommand(r, argv)
-		Eventually(func() string { return string(r.Out.Contents()) }).WithTimeout(h.Timeout).Should(ContainSubstring("ready"), "%s: CMD never printed 'ready'", r.Line())
+		sh := h.FindCommand(ctx, r, argv)
+		Eventually(ctx, func() string { return string(r.Out.Contents()) }).WithTimeout(h.Timeout).Should(ContainSubstring("ready"), "%s: CMD never printed 'ready'", r.Line())
 		// From the host: SIGKILL reaches even a PID namespace's init.
 		Expect(syscall.Kill(sh.PID, syscall.SIGKILL)).To(Succeed())
 		status := r.ExitStatus()
 		must(status == 137, "%s: memlab killed CMD with signal 9; expected exit status 137; observed %d", r.Line(), status)
 	})
 
-	It("R9 (G1): a bad size is refused: non-zero exit, CMD never runs, no cgroup made", func() {
+	It("R9 (G1): a bad size is refused: non-zero exit, CMD never runs, no cgroup made", func(ctx SpecContext) {
+		stopOnInterrupt(ctx)
 		for _, size := range []string{"100x", "-1", "1.5.5m"} {
 			// CMD says it ran on stdout and stderr, which reach memlab
 			// whatever filesystem the runner gives CMD.
@@ -187,7 +197,8 @@ hostname memlab-r4 && echo "hostname $(hostname)"`, hostNS["uts"])
 		}
 	})
 
-	It("R10 (G4): when CMD exits, leaving a background process, the runner leaves no process and no cgroup behind", func() {
+	It("R10 (G4): when CMD exits, leaving a background process, the runner leaves no process and no cgroup behind", func(ctx SpecContext) {
+		stopOnInterrupt(ctx)
 		r := h.RunToEnd("100m", "sh", "-c", `sleep 60 & sleep 0.2; kill -0 $! && echo "background alive"`)
 		r.ExitStatus()
 		must(strings.Contains(string(r.Out.Contents()), "background alive"), "%s: expected CMD to start a background sleep and print 'background alive'; observed no such line (CMD did not run, or its sleep died at once)", r.Line())
@@ -196,7 +207,8 @@ hostname memlab-r4 && echo "hostname $(hostname)"`, hostNS["uts"])
 		must(len(left.Processes) == 0 && len(left.Groups) == 0, "%s: expected nothing left once the runner exited; observed %s (memlab removed it)", r.Line(), left)
 	})
 
-	It("R11 (G7): after the OOM killer struck, the runner leaves no process and no cgroup behind", func() {
+	It("R11 (G7): after the OOM killer struck, the runner leaves no process and no cgroup behind", func(ctx SpecContext) {
+		stopOnInterrupt(ctx)
 		kills, counted := harness.OOMKills()
 		// The OOM killer kills stress's worker only; sleep lives on (G7).
 		r := h.RunToEnd("100m", "sh", "-c", "sleep 60 & "+strings.Join(stress("101m", "5s"), " ")+`; echo "stress exited $?"`)
@@ -212,7 +224,8 @@ hostname memlab-r4 && echo "hostname $(hostname)"`, hostNS["uts"])
 		must(len(left.Processes) == 0 && len(left.Groups) == 0, "%s: expected nothing left once the runner exited; observed %s (memlab removed it)", r.Line(), left)
 	})
 
-	It("R12 (G2): CMD's arguments reach it intact: spaces, quotes, empty strings, a leading dash, no globbing or expansion", func() {
+	It("R12 (G2): CMD's arguments reach it intact: spaces, quotes, empty strings, a leading dash, no globbing or expansion", func(ctx SpecContext) {
+		stopOnInterrupt(ctx)
 		args := []string{"two words", "", "-x", `it's "quoted"`, "*", "$HOME", "a\tb"}
 		argv := append([]string{"sh", "-c", `for a in "$@"; do printf 'arg <%s>\n' "$a"; done; echo args-done`, "sh"}, args...)
 		r := h.RunToEnd("100m", argv...)
@@ -227,7 +240,8 @@ hostname memlab-r4 && echo "hostname $(hostname)"`, hostNS["uts"])
 		must(status == 0, "%s: expected exit status 0; observed %d", r.Line(), status)
 	})
 
-	It("R13 (G2): the runner's standard output is CMD's alone", func() {
+	It("R13 (G2): the runner's standard output is CMD's alone", func(ctx SpecContext) {
+		stopOnInterrupt(ctx)
 		mark := marker("r13")
 		r := h.RunToEnd("100m", "sh", "-c", `echo "out $0"; echo "err $0" >&2`, mark)
 		status := r.ExitStatus()
@@ -238,11 +252,12 @@ hostname memlab-r4 && echo "hostname $(hostname)"`, hostNS["uts"])
 		must(status == 0, "%s: expected exit status 0; observed %d", r.Line(), status)
 	})
 
-	It("R14 (G1): CMD cannot swap round the limit: memsw capped at SIZE (v1) or swap.max 0 (v2)", func() {
+	It("R14 (G1): CMD cannot swap round the limit: memsw capped at SIZE (v1) or swap.max 0 (v2)", func(ctx SpecContext) {
+		stopOnInterrupt(ctx)
 		files := cgroup.FilesFor(h.Layout.Version)
 		argv := []string{"sh", "-c", "sleep 60 & wait", marker("r14")}
 		r := h.Start("100m", argv...)
-		sh := h.FindCommand(r, argv)
+		sh := h.FindCommand(ctx, r, argv)
 		cg := h.MemoryCgroupOf(sh.PID)
 		if _, err := os.Stat(h.Layout.MemoryRoot + "/" + cg + "/" + files.SwapLimit); err != nil {
 			killTree(sh.PID)
@@ -261,7 +276,8 @@ hostname memlab-r4 && echo "hostname $(hostname)"`, hostNS["uts"])
 		outcome(fmt.Sprintf("%s = %d", file, limit))
 	})
 
-	It("R15 (G4): every run leaves the mounts, the cgroups of every controller and the network interfaces as it found them", func() {
+	It("R15 (G4): every run leaves the mounts, the cgroups of every controller and the network interfaces as it found them", func(ctx SpecContext) {
+		stopOnInterrupt(ctx)
 		mark := marker("r15")
 		r := h.RunToEnd("100m", "sh", "-c", `echo "$0"`, mark)
 		status := r.ExitStatus()
@@ -346,6 +362,13 @@ func relGroup(cg string) string {
 		return rel
 	}
 	return "."
+}
+
+// stopOnInterrupt kills the spec's runs, and all they started, as soon as
+// its context ends: an interrupt then ends a spec waiting on a run at once,
+// not at the run's timeout.
+func stopOnInterrupt(ctx SpecContext) {
+	DeferCleanup(context.AfterFunc(ctx, h.StopActiveRuns))
 }
 
 // killTree ends CMD from the host once a spec has seen what it needed.

@@ -50,6 +50,7 @@ var (
 )
 
 func TestRunner(t *testing.T) {
+	claim.DieWithParent()
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "runner contract: R1-R15")
 }

@@ -34,6 +34,8 @@ const (
 	exitBadBaseline  = 81  // the matrix baseline is missing, of nothing, holds a word that is no verdict, or knows none of the run's cells
 	exitNotKernel    = 82  // a kernel image given by path is not a bootable x86 kernel
 	exitUnfinished   = 83  // the Ginkgo report is of a run that did not finish: the previous reports are kept
+	exitNoResult     = 84  // a kernel matrix cell gave no result (its guest died or hung) and no claim failed
+	exitEngineGone   = 85  // the Docker engine went away during the run: the claims it cut short have no result
 	exitInterrupted  = 130 // Ctrl-C: what was started has been stopped and removed
 	exitNotFound     = 127 // the workload's command does not exist
 	exitNotExec      = 126 // the workload's command is a file that may not be executed (as a shell says)
@@ -75,6 +77,10 @@ func exitCode(err error) int {
 		return exitBadRubric
 	case errors.Is(err, errUnfinishedRun):
 		return exitUnfinished
+	case errors.Is(err, errEngineGone):
+		return exitEngineGone
+	case errors.Is(err, matrix.ErrNoResult):
+		return exitNoResult
 	case errors.Is(err, matrix.ErrReportsDir):
 		return exitCantWrite
 	case errors.Is(err, matrix.ErrBadBaseline):

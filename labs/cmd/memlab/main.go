@@ -34,7 +34,7 @@ var help = map[string]string{
 	"matrix":    matrixUsage,
 	"vm-matrix": vmMatrixUsage,
 	"docker":    dockerUsage,
-	"sweep":     "usage: memlab sweep\n  removes the lab groups whose run is gone (needs root)",
+	"sweep":     "usage: memlab sweep\n  removes what runs that were killed left behind: lab groups and the processes in them, lab containers, temp directories (needs root)",
 	"env":       "usage: memlab env\n  prints the cgroup layout memlab found: version, memory controller root",
 }
 

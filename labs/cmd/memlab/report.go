@@ -1,24 +1,31 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/memlab/memlab/labs/kernel/cgroup"
 	"github.com/memlab/memlab/labs/report/htmlreport"
 	"github.com/memlab/memlab/labs/report/ledger"
 	"github.com/memlab/memlab/labs/runner"
+	"github.com/memlab/memlab/labs/sweep"
 )
 
 var errNoReport = errors.New("no report")
 
 // errUnfinishedRun: the Ginkgo report is of a run that did not finish.
 var errUnfinishedRun = errors.New("not writing the claims report: the run did not finish")
+
+// errEngineGone: the Docker engine stopped answering during the run.
+var errEngineGone = errors.New("the Docker engine went away during the run")
 
 // partialStem names an unfinished run's claims report, beside the last
 // complete one.
@@ -40,12 +47,28 @@ func cmdReport(args []string) error {
 	if err != nil {
 		return err
 	}
+	// claims.json, claims.md and index.html are one set: a Ctrl-C between
+	// two of the renames would leave a new claims.json beside an old page.
+	// Writing them takes milliseconds, so the signal is ignored; make, which
+	// got the same Ctrl-C, stops after this step.
+	signal.Ignore(os.Interrupt, syscall.SIGTERM)
 	// Only a complete run replaces the reports; an unfinished one's go
-	// beside them.
+	// beside them, as do those of a run the Docker engine's loss cut short.
+	if cut, status := rep.CutByEngine(); len(cut) > 0 {
+		if err := rep.WriteFilesAs(*out, partialStem); err != nil {
+			return err
+		}
+		rep.WriteTable(os.Stdout)
+		fmt.Println()
+		return fmt.Errorf("%w: %s cut short (%s); the previous reports in %s are kept, this run's are in %s",
+			errEngineGone, strings.Join(cut, " "), status, *out, filepath.Join(*out, partialStem+".json"))
+	}
 	if unfinished := ledger.Unfinished(suites); len(unfinished) > 0 {
 		if err := rep.WriteFilesAs(*out, partialStem); err != nil {
 			return err
 		}
+		rep.WriteTable(os.Stdout)
+		fmt.Println()
 		return fmt.Errorf("%w: %s; the previous reports in %s are kept, this run's are in %s",
 			errUnfinishedRun, strings.Join(unfinished, "; "), *out, filepath.Join(*out, partialStem+".json"))
 	}
@@ -66,8 +89,16 @@ func cmdSweep(args []string) error {
 	if len(args) > 0 {
 		return fmt.Errorf("%w: sweep takes no arguments", runner.ErrUsage)
 	}
-	_, err := labMachine()
-	return err
+	if os.Geteuid() != 0 {
+		return errNotRoot
+	}
+	layout, err := cgroup.Detect()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return sweep.All(ctx, layout, say)
 }
 
 func cmdEnv(args []string) error {

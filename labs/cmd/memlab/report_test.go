@@ -1,10 +1,15 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/memlab/memlab/labs/report/ledger"
 )
 
 // memlab report reads bounded input and refuses a document of the wrong
@@ -62,5 +67,48 @@ func TestReportOfAnUnfinishedRunKeepsThePrevious(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "index.html")); !os.IsNotExist(err) {
 		t.Error("an unfinished run wrote index.html")
+	}
+}
+
+// A run the Docker engine's loss cut short keeps the previous reports,
+// names the claims it cut and the engine's status on one line, and exits
+// with its own status (85), not "failed".
+func TestReportOfARunTheEngineCutShort(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "reports")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	previous := []byte(`{"previous": true}`)
+	if err := os.WriteFile(filepath.Join(out, "claims.json"), previous, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	status := "no Docker engine answers at unix:///run/x.sock: Cannot connect to the Docker daemon"
+	doc, err := json.Marshal([]types.Report{{SuitePath: "/m/specs/docker", SuiteDescription: "docker", SpecReports: []types.SpecReport{{
+		LeafNodeType: types.NodeTypeIt, LeafNodeText: "D3", LeafNodeLabels: []string{"claim:D3", "cgroup:v1"},
+		State: types.SpecStateFailed, Failure: types.Failure{Message: "Unexpected error:"},
+		ReportEntries: []types.ReportEntry{{Name: ledger.EntryEngineGone, Value: types.WrapEntryValue(status)}},
+	}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := filepath.Join(dir, "ginkgo.json")
+	if err := os.WriteFile(from, doc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runIn(t, dir, "report", "--from", from, "--out", out)
+	if code != exitEngineGone || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "D3/v1") ||
+		!strings.Contains(stderr, status) || !strings.Contains(stderr, "claims.partial.json") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	if got, _ := os.ReadFile(filepath.Join(out, "claims.json")); string(got) != string(previous) {
+		t.Errorf("the previous claims.json is now %q", got)
+	}
+	partial, err := ledger.LoadReport(filepath.Join(out, "claims.partial.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := partial.For("D3", "v1"); res.Verdict != ledger.NoResult || !strings.HasPrefix(res.Why, ledger.EngineGone+": "+status) {
+		t.Errorf("D3/v1: %q (%s)", res.Verdict, res.Why)
 	}
 }

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -225,7 +226,7 @@ func TestFindCommand(t *testing.T) {
 	h := newHarness(t, []string{runner}, Config{Timeout: 5 * time.Second})
 	argv := []string{"sh", "-c", "sleep 60 >/dev/null 2>&1; :", fmt.Sprintf("memlab-harness-test-%d", time.Now().UnixNano())}
 	r := h.Start("100m", argv...)
-	sh := h.FindCommand(r, argv)
+	sh := h.FindCommand(context.Background(), r, argv)
 	if sh.Comm != "sh" || !slices.Equal(sh.Cmdline[1:], argv[1:]) {
 		t.Fatalf("found %+v", sh)
 	}
@@ -245,7 +246,7 @@ func TestFindCommand(t *testing.T) {
 	quitter := script(t, filepath.Join(t.TempDir(), "quitter"), "exit 1")
 	h.Runner = []string{quitter}
 	start := time.Now()
-	h.FindCommand(h.Start("100m", argv...), argv)
+	h.FindCommand(context.Background(), h.Start("100m", argv...), argv)
 	if len(f.all()) != 1 || !strings.Contains(f.all()[0], "the runner exited 1 and CMD was never seen running") {
 		t.Errorf("failures %q", f.all())
 	}

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -61,8 +62,9 @@ func (h *Harness) Reap() {
 
 // FindCommand waits for the process running CMD's argv (argv[0] may have
 // been resolved to a path) among the runner's descendants. It fails the
-// spec if the runner exits first or CMD never shows within the timeout.
-func (h *Harness) FindCommand(r *Run, argv []string) proc.Process {
+// spec if the runner exits first, CMD never shows within the timeout, or
+// ctx ends (an interrupt).
+func (h *Harness) FindCommand(ctx context.Context, r *Run, argv []string) proc.Process {
 	deadline := time.Now().Add(h.Timeout)
 	for {
 		running := r.Running()
@@ -75,6 +77,9 @@ func (h *Harness) FindCommand(r *Run, argv []string) proc.Process {
 		case !running:
 			r.Wait()
 			h.fail(fmt.Sprintf("%s: expected CMD to run until memlab stops it; observed: the runner exited %d and CMD was never seen running", r.Line(), r.exit), 1)
+			return proc.Process{}
+		case ctx.Err() != nil:
+			h.fail(fmt.Sprintf("%s: interrupted before CMD was seen running (%v)", r.Line(), context.Cause(ctx)), 1)
 			return proc.Process{}
 		case time.Now().After(deadline):
 			h.fail(fmt.Sprintf("%s: expected CMD to be running; observed: after %s no process runs %s", r.Line(), h.Timeout, shquote.Join(argv)), 1)

@@ -34,7 +34,7 @@ func Render(buf *bytes.Buffer, rep ledger.Report, matrix []byte) error {
 		p.Generated = rep.Generated.UTC().Format("2006-01-02 15:04 MST")
 	}
 	counts := rep.Count()
-	for _, v := range []ledger.Verdict{ledger.Holds, ledger.Corrected, ledger.Skipped, ledger.Failed, ledger.NoResult} {
+	for _, v := range []ledger.Verdict{ledger.Holds, ledger.Corrected, ledger.Skipped, ledger.Failed, ledger.Interrupted, ledger.NoResult} {
 		if counts[v] > 0 {
 			p.Counts = append(p.Counts, count{Verdict: string(v), Class: verdictClass(string(v)), N: counts[v]})
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -21,7 +22,14 @@ const (
 	EntryVerdict = "memlab.verdict"
 	EntryEnv     = "memlab.env"
 	EntrySeries  = "memlab.series"
+	// EntryEngineGone: the Docker engine stopped answering while the spec
+	// ran; its value is the engine's status (the client's error).
+	EntryEngineGone = "memlab.engine-gone"
 )
+
+// EngineGone begins the reason of every claim the Docker engine's loss
+// cut short: such a claim has no result, it did not fail.
+const EngineGone = "the Docker engine went away"
 
 // VerdictEntry is what a passing spec says about its claim.
 type VerdictEntry struct {
@@ -116,6 +124,8 @@ func FromGinkgo(suites []types.Report) (Report, error) {
 	rep.Generated = time.Now().UTC()
 	index := map[string]int{}
 	for _, suite := range suites {
+		cut := cutShort(suite)
+		selected := selection(suite.SuiteConfig)
 		env, envOK := suiteEnv(suite)
 		if envOK && rep.Env.Kernel == "" {
 			rep.Env = env
@@ -153,6 +163,9 @@ func FromGinkgo(suites []types.Report) (Report, error) {
 			res.RunTimeMS += spec.RunTime.Milliseconds()
 			res.Series = append(res.Series, specSeries(spec)...)
 			v, why, figs := specOutcome(spec)
+			if cut != "" && v == Skipped && why == notSelected && selected(spec) {
+				v, why = Interrupted, "not run: the run was cut short before it ("+cut+")"
+			}
 			res.Observed = append(res.Observed, figs...)
 			for _, f := range figs {
 				if f.File != "" && !contains(res.Files, f.File) {
@@ -162,8 +175,95 @@ func FromGinkgo(suites []types.Report) (Report, error) {
 			res.merge(v, why)
 		}
 	}
+	rep.listUnrun(suites)
 	rep.Sort()
 	return rep, nil
+}
+
+// listUnrun adds, for a run that did not finish, every ledger claim and
+// mode that no suite reported: their suite never ran (Ctrl-C before it
+// started, or while it compiled). Left out, they would vanish from the
+// report as if they were never claimed.
+func (rep *Report) listUnrun(suites []types.Report) {
+	unfinished := Unfinished(suites)
+	if len(unfinished) == 0 {
+		return
+	}
+	verdict, why := NoResult, "its suite never ran: "+strings.Join(unfinished, "; ")
+	for _, s := range suites {
+		if slices.ContainsFunc(s.SpecialSuiteFailureReasons, isInterruption) {
+			verdict = Interrupted
+		}
+	}
+	have := map[string]bool{}
+	for _, res := range rep.Results {
+		have[res.ID+"/"+res.Mode] = true
+		have[res.ID+"/any"] = have[res.ID+"/any"] || res.Mode == "any"
+	}
+	kernel := rep.Env.Kernel
+	if kernel == "" {
+		kernel = "unknown"
+	}
+	for _, c := range Claims {
+		for _, mode := range Modes {
+			if have[c.ID+"/"+mode] || have[c.ID+"/any"] {
+				continue
+			}
+			rep.Results = append(rep.Results, Result{ID: c.ID, Claim: c.Statement, Mode: mode, Kernel: kernel,
+				Verdict: verdict, Article: c.Article, Why: why})
+		}
+	}
+}
+
+// isInterruption: a suite's reason for not finishing is a signal or a
+// timeout (Ctrl-C, a kill, even while it compiled), not a broken build.
+func isInterruption(reason string) bool {
+	if strings.HasPrefix(reason, "Failed to compile") {
+		return strings.Contains(reason, "signal: ")
+	}
+	return slices.ContainsFunc(unfinished, func(u string) bool { return strings.HasPrefix(reason, u) })
+}
+
+// notSelected is the reason of a spec Ginkgo skipped without saying why:
+// its label filter or focus left it out, or an interrupt came first.
+const notSelected = "not selected in this run"
+
+// cutShort is Ginkgo's reason a suite did not run to its end ("Interrupted
+// by User"), or "" for a suite that finished.
+func cutShort(suite types.Report) string {
+	if u := Unfinished([]types.Report{suite}); len(u) > 0 {
+		_, why, _ := strings.Cut(u[0], ": ")
+		return why
+	}
+	return ""
+}
+
+// selection tells whether the run's filters (label filter, --focus,
+// --skip) picked a spec, so that a spec an interrupt skipped reads
+// "interrupted" and one the filters left out still reads "not selected".
+func selection(cfg types.SuiteConfig) func(types.SpecReport) bool {
+	labels, err := types.ParseLabelFilter(cfg.LabelFilter)
+	if err != nil {
+		labels = func([]string) bool { return true }
+	}
+	matchesAny := func(patterns []string, text string) bool {
+		for _, p := range patterns {
+			if re, err := regexp.Compile(p); err == nil && re.MatchString(text) {
+				return true
+			}
+		}
+		return false
+	}
+	return func(spec types.SpecReport) bool {
+		if cfg.LabelFilter != "" && !labels(spec.Labels()) {
+			return false
+		}
+		text := spec.FullText()
+		if len(cfg.FocusStrings) > 0 && !matchesAny(cfg.FocusStrings, text) {
+			return false
+		}
+		return !matchesAny(cfg.SkipStrings, text)
+	}
 }
 
 func specOutcome(spec types.SpecReport) (Verdict, string, []Figure) {
@@ -183,6 +283,9 @@ func specOutcome(spec types.SpecReport) (Verdict, string, []Figure) {
 			}
 		}
 	}
+	if gone, ok := engineGone(spec); ok && spec.State != types.SpecStatePassed {
+		return NoResult, EngineGone + ": " + gone, figs
+	}
 	switch spec.State {
 	case types.SpecStatePassed:
 		if ve == nil {
@@ -192,14 +295,42 @@ func specOutcome(spec types.SpecReport) (Verdict, string, []Figure) {
 	case types.SpecStateSkipped:
 		why := firstLine(spec.Failure.Message)
 		if why == "" {
-			why = "not selected in this run"
+			why = notSelected
 		}
 		return Skipped, why, figs
 	case types.SpecStatePending:
 		return Skipped, "pending", figs
+	case types.SpecStateInterrupted:
+		return Interrupted, "interrupted while it ran: " + firstLine(spec.Failure.Message), figs
 	default:
 		return Failed, spec.State.String() + ": " + firstLine(spec.Failure.Message), figs
 	}
+}
+
+// engineGone is the engine's status a spec filed when the engine stopped
+// answering during it.
+func engineGone(spec types.SpecReport) (string, bool) {
+	for _, e := range spec.ReportEntries {
+		var status string
+		if e.Name == EntryEngineGone && decode(e, &status) == nil {
+			return status, true
+		}
+	}
+	return "", false
+}
+
+// CutByEngine names the claims ("D3/v1") the Docker engine's loss cut
+// short, and the engine's status the first of them filed.
+func (r Report) CutByEngine() (claims []string, status string) {
+	for _, res := range r.Results {
+		if res.Verdict == NoResult && strings.HasPrefix(res.Why, EngineGone) {
+			claims = append(claims, res.ID+"/"+res.Mode)
+			if status == "" {
+				status = strings.TrimPrefix(res.Why, EngineGone+": ")
+			}
+		}
+	}
+	return claims, status
 }
 
 func specSeries(spec types.SpecReport) []Series {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/onsi/ginkgo/v2/types"
@@ -98,5 +99,74 @@ func TestUnfinishedNamesSuitesThatDidNotRunToTheirEnd(t *testing.T) {
 	}
 	if got := Unfinished(suites[:1]); len(got) != 0 {
 		t.Errorf("a finished run: %q", got)
+	}
+}
+
+// An interrupted run's claims read "interrupted": the spec the interrupt
+// cut, the selected specs it skipped, and the claims of the suites that
+// never ran. A spec the label filter left out is still "not selected".
+func TestInterruptedClaimsReadInterrupted(t *testing.T) {
+	spec := func(id, mode string, state types.SpecState, msg string) types.SpecReport {
+		return types.SpecReport{LeafNodeType: types.NodeTypeIt, LeafNodeText: id + " " + mode,
+			LeafNodeLabels: []string{ClaimLabel(id), ModeLabel(mode)}, State: state,
+			Failure: types.Failure{Message: msg}}
+	}
+	suites := []types.Report{{
+		SuiteDescription: "reexec", SuiteConfig: types.SuiteConfig{LabelFilter: "cgroup:v1"},
+		SpecialSuiteFailureReasons: []string{"Interrupted by User"},
+		SpecReports: []types.SpecReport{
+			spec("G5", "v1", types.SpecStateInterrupted, "Interrupted by User"),
+			spec("G6", "v1", types.SpecStateSkipped, ""),
+			spec("G6", "v2", types.SpecStateSkipped, ""),
+			spec("G7", "v1", types.SpecStateSkipped, "this kernel lacks it"),
+		},
+	}}
+	rep, err := FromGinkgo(suites)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]Verdict{"G5/v1": Interrupted, "G6/v1": Interrupted, "G6/v2": Skipped, "G7/v1": Skipped,
+		"D1/v1": Interrupted, "D9/v2": Interrupted, "K1/v2": Interrupted}
+	for key, v := range want {
+		id, mode, _ := strings.Cut(key, "/")
+		res, ok := rep.For(id, mode)
+		if !ok || res.Verdict != v {
+			t.Errorf("%s: %q (%s), want %q", key, res.Verdict, res.Why, v)
+		}
+	}
+	if got := len(rep.Results); got != len(Claims)*len(Modes) {
+		t.Errorf("%d results, want every claim in every mode (%d)", got, len(Claims)*len(Modes))
+	}
+	if res, _ := rep.For("G6", "v2"); res.Why != notSelected {
+		t.Errorf("G6/v2, left out by the label filter: %q", res.Why)
+	}
+
+	// A finished run lists only what its suites reported.
+	suites[0].SpecialSuiteFailureReasons = nil
+	suites[0].SpecReports = suites[0].SpecReports[2:]
+	rep, err = FromGinkgo(suites)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 2 || rep.Count()[Interrupted] != 0 {
+		t.Errorf("a finished run: %+v", rep.Results)
+	}
+}
+
+// A suite that failed to compile leaves its claims "no result"; one cut by
+// a signal while compiling, "interrupted".
+func TestUnrunSuitesClaimsSayWhy(t *testing.T) {
+	for reason, want := range map[string]Verdict{
+		"Failed to compile docker:\n\nundefined: x":      NoResult,
+		"Failed to compile docker:\n\nsignal: interrupt": Interrupted,
+		"Suite Timeout Elapsed":                          Interrupted,
+	} {
+		rep, err := FromGinkgo([]types.Report{{SuitePath: "/m/specs/docker", SpecialSuiteFailureReasons: []string{reason}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, _ := rep.For("D3", "v1"); res.Verdict != want || !strings.Contains(res.Why, "never ran") {
+			t.Errorf("%q: D3/v1 %q (%s), want %q", reason, res.Verdict, res.Why, want)
+		}
 	}
 }

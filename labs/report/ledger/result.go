@@ -21,6 +21,10 @@ const (
 	Failed Verdict = "failed"
 	// NoResult: the claim never ran (a guest hung, a suite did not start).
 	NoResult Verdict = "no result"
+	// Interrupted: the run was cut short (Ctrl-C, a kill, a suite's timeout)
+	// while the claim ran or before it could; it says nothing about the
+	// kernel, so it is neither a failure nor a skip.
+	Interrupted Verdict = "interrupted"
 )
 
 // Figure is one observed value and the cgroup file (or source) it came from.
@@ -102,10 +106,11 @@ func (r *Report) Count() map[Verdict]int {
 }
 
 // merge folds another spec's outcome for the same claim and mode into res:
-// any failure fails the claim, a correction outranks a hold, and a claim is
-// skipped only when every spec for it was skipped.
+// any failure fails the claim, an interruption leaves it unjudged, a
+// correction outranks a hold, and a claim is skipped only when every spec
+// for it was skipped.
 func (res *Result) merge(v Verdict, why string) {
-	rank := map[Verdict]int{NoResult: 0, Skipped: 1, Holds: 2, Corrected: 3, Failed: 4}
+	rank := map[Verdict]int{NoResult: 0, Skipped: 1, Holds: 2, Corrected: 3, Interrupted: 4, Failed: 5}
 	if rank[v] > rank[res.Verdict] {
 		res.Verdict = v
 		res.Why = why

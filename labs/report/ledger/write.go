@@ -81,8 +81,8 @@ func (r Report) WriteTable(w io.Writer) {
 		fmt.Fprintf(w, "  %s %s\n", strings.Join(who[key], " "), key)
 	}
 	n := r.Count()
-	fmt.Fprintf(w, "\n%d results (claim x cgroup mode): %d holds, %d corrected, %d skipped, %d failed, %d no result\n",
-		len(r.Results), n[Holds], n[Corrected], n[Skipped], n[Failed], n[NoResult])
+	fmt.Fprintf(w, "\n%d results (claim x cgroup mode): %d holds, %d corrected, %d skipped, %d failed, %d interrupted, %d no result\n",
+		len(r.Results), n[Holds], n[Corrected], n[Skipped], n[Failed], n[Interrupted], n[NoResult])
 }
 
 // WriteMarkdown writes the report with article and observed figures side by side.
