@@ -102,13 +102,14 @@ func New(c Config) (*Harness, error) {
 	return &Harness{Config: c, self: os.Getpid(), limitFile: cgroup.FilesFor(c.Layout.Version).Limit}, nil
 }
 
-// fail fails the spec with msg, through Config.Fail or else G.
-func (h *Harness) fail(msg string, skip int) {
+// fail fails the spec with msg, through Config.Fail or else G, at the
+// line that called the harness method that calls fail.
+func (h *Harness) fail(msg string) {
 	if h.Fail != nil {
-		h.Fail(msg, skip+1)
+		h.Fail(msg, 2)
 		return
 	}
-	h.G.ExpectWithOffset(skip+1, msg).To(gomega.BeEmpty())
+	h.G.ExpectWithOffset(2, msg).To(gomega.BeEmpty())
 }
 
 // ResolveRunner splits a runner's command line into words. A first word

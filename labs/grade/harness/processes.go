@@ -76,13 +76,13 @@ func (h *Harness) FindCommand(ctx context.Context, r *Run, argv []string) proc.P
 		switch {
 		case !running:
 			r.Wait()
-			h.fail(fmt.Sprintf("%s: expected CMD to run until memlab stops it; observed: the runner exited %d and CMD was never seen running", r.Line(), r.exit), 1)
+			h.fail(fmt.Sprintf("%s: expected CMD to run until memlab stops it; observed: the runner exited %d and CMD was never seen running", r.Line(), r.exit))
 			return proc.Process{}
 		case ctx.Err() != nil:
-			h.fail(fmt.Sprintf("%s: interrupted before CMD was seen running (%v)", r.Line(), context.Cause(ctx)), 1)
+			h.fail(fmt.Sprintf("%s: interrupted before CMD was seen running (%v)", r.Line(), context.Cause(ctx)))
 			return proc.Process{}
 		case time.Now().After(deadline):
-			h.fail(fmt.Sprintf("%s: expected CMD to be running; observed: after %s no process runs %s", r.Line(), h.Timeout, shquote.Join(argv)), 1)
+			h.fail(fmt.Sprintf("%s: expected CMD to be running; observed: after %s no process runs %s", r.Line(), h.Timeout, shquote.Join(argv)))
 			return proc.Process{}
 		}
 		time.Sleep(5 * time.Millisecond)

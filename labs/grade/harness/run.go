@@ -113,7 +113,7 @@ func (r *Run) Wait() *Run {
 func (r *Run) ExitStatus() int {
 	r.Wait()
 	if r.TimedOut() {
-		r.h.fail(fmt.Sprintf("%s: the runner did not finish within %s and was killed (expected: it exits when CMD does)", r.Line(), r.h.Timeout), 1)
+		r.h.fail(fmt.Sprintf("%s: the runner did not finish within %s and was killed (expected: it exits when CMD does)", r.Line(), r.h.Timeout))
 	}
 	return r.exit
 }
