@@ -119,7 +119,8 @@ func makeGroup() (string, *os.File, error) {
 	if l.UnifiedRoot == "" {
 		return "", nil, nil
 	}
-	dir := filepath.Join(l.UnifiedRoot, "memlab-grade-"+strconv.Itoa(os.Getpid()))
+	sweepStale(l.UnifiedRoot)
+	dir := filepath.Join(l.UnifiedRoot, groupPrefix+strconv.Itoa(os.Getpid()))
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return "", nil, fmt.Errorf("making the grader's cgroup: %w", err)
 	}
@@ -129,6 +130,21 @@ func makeGroup() (string, *os.File, error) {
 		return "", nil, fmt.Errorf("opening the grader's cgroup: %w", err)
 	}
 	return dir, fd, nil
+}
+
+const groupPrefix = "memlab-grade-"
+
+// sweepStale removes the empty groups of graders that are gone (one
+// SIGKILLed cannot remove its own).
+func sweepStale(root string) {
+	dirs, _ := filepath.Glob(filepath.Join(root, groupPrefix+"*"))
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(d), groupPrefix))
+		if err != nil || syscall.Kill(pid, 0) == nil {
+			continue // not ours, or its grader is alive
+		}
+		_ = os.Remove(d) // fails, harmlessly, while anything is in it
+	}
 }
 
 // killAll kills, until none is left, what is in the group and every
