@@ -31,21 +31,17 @@ _memlab_grade_root_check = if [ "$$(id -u)" != 0 ]; then \
 _memlab_grade_saved_goal := $(.DEFAULT_GOAL)
 
 .PHONY: grade grade-check
-# The suite fails whenever the runner loses a spec: its status is not the
-# grade's. memlab grade decides, from the rubric's pass mark.
+# Everything is built and the rubric read before the runner runs; memlab
+# grade runs the compiled suite confined (labs/grade/supervise), kills all
+# it started, and only then scores and writes the grade files.
 grade: ## grade RUNNER (default: the reference) against the runner contract; Points x/y
 	@$(_memlab_grade_root_check)
 	@cd $(MEMLAB_GRADE_ROOT) && mkdir -p bin $(GRADE_REPORTS) && \
-	rm -f $(GRADE_REPORTS)/runner.json $(GRADE_REPORTS)/runner-junit.xml && \
 	$(MEMLAB_GRADE_GO) build -o bin/memlab ./labs/cmd/memlab && \
+	$(MEMLAB_GRADE_GO) test -c -o bin/runner.test ./specs/runner && \
 	echo "grading $(if $(RUNNER),$(RUNNER),bin/memlab run) (the runner suite's log: $(GRADE_REPORTS)/runner.log)" && \
-	{ $(MEMLAB_GRADE_GO) tool ginkgo --label-filter=runner --timeout=1h \
-		--json-report=runner.json --junit-report=runner-junit.xml --output-dir=$(GRADE_REPORTS) \
-		./specs/runner -- -memlab.runner='$(RUNNER)' -memlab.runner-timeout='$(RUNNER_TIMEOUT)' \
-		>$(GRADE_REPORTS)/runner.log 2>&1 || \
-		[ -s $(GRADE_REPORTS)/runner.json ] || { tail -n 30 $(GRADE_REPORTS)/runner.log >&2; exit 2; }; } && \
-	bin/memlab grade --rubric $(GRADE_RUBRIC) \
-		--from $(GRADE_REPORTS)/runner.json --out $(GRADE_REPORTS)
+	bin/memlab grade --rubric $(GRADE_RUBRIC) --suite bin/runner.test \
+		--runner '$(RUNNER)' --runner-timeout '$(RUNNER_TIMEOUT)' --out $(GRADE_REPORTS)
 
 grade-check: ## the reference and every broken runner score exactly what the rubric says
 	@$(_memlab_grade_root_check)

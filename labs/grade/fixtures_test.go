@@ -2,6 +2,7 @@ package grade
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"os"
 	"os/exec"
@@ -10,9 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/memlab/memlab/labs/kernel/cgroup"
-	"github.com/memlab/memlab/labs/report/ledger"
 )
 
 var (
@@ -69,23 +70,37 @@ func TestKnownRunnersLoseExactlyTheirPoints(t *testing.T) {
 			var points []int
 			for i := range runs {
 				before := groupsUnder(layout.MemoryRoot)
-				report := filepath.Join(t.TempDir(), "runner.json")
-				args := []string{"--ginkgo.json-report=" + report, "--ginkgo.label-filter=runner", "-memlab.runner=" + f.Runner}
+				out := t.TempDir()
+				t.Setenv("MEMLAB_FORGE_DIR", out) // where kills-parent-forges forges
+				var log bytes.Buffer
+				s := Session{Suite: suite, SuiteDir: filepath.Join(root, "specs", "runner"), Runner: f.Runner, Rubric: rub, Out: out, Log: &log}
 				if f.Timeout != "" {
-					args = append(args, "-memlab.runner-timeout="+f.Timeout)
+					if s.RunnerTimeout, err = time.ParseDuration(f.Timeout); err != nil {
+						t.Fatal(err)
+					}
 				}
-				cmd := exec.Command(suite, args...)
-				cmd.Dir = filepath.Join(root, "specs", "runner")
-				var out bytes.Buffer
-				cmd.Stdout, cmd.Stderr = &out, &out
-				err := cmd.Run() // fails whenever the runner loses a spec
-				suites, lerr := ledger.LoadGinkgoJSON(report)
-				if lerr != nil {
-					t.Fatalf("run %d: the suite (%v) left no report: %v\n%s", i+1, err, lerr, out.String())
-				}
-				g := Score(rub, suites)
-				if len(g.Problems) > 0 {
-					t.Errorf("run %d: %v", i+1, g.Problems)
+				g, res, err := s.Run()
+				switch {
+				case f.Dies:
+					if !errors.Is(err, ErrSuiteDied) || g.Points != 0 {
+						t.Errorf("run %d: %d points, error %v; want 0 and the suite's death (%s)", i+1, g.Points, err, res.Why())
+					}
+					// The forger would have written by now: the files must
+					// still be memlab's.
+					time.Sleep(4 * time.Second)
+					if b, rerr := os.ReadFile(filepath.Join(out, ClassroomFile)); rerr != nil || !bytes.Contains(b, []byte(`"status": "error"`)) {
+						t.Errorf("run %d: %s after the forger's time: %v\n%s", i+1, ClassroomFile, rerr, b)
+					}
+					t.Logf("run %d: %s; memlab killed after it: %v", i+1, res.Why(), res.Survivors)
+				case err != nil:
+					t.Fatalf("run %d: %v\n%s", i+1, err, log.String())
+				default:
+					if len(g.Problems) > 0 {
+						t.Errorf("run %d: %v", i+1, g.Problems)
+					}
+					if len(res.Survivors) > 0 {
+						t.Errorf("run %d: processes outlived the suite's own cleanup: %v", i+1, res.Survivors)
+					}
 				}
 				if lost := g.Lost(); !slices.Equal(lost, want) {
 					t.Errorf("run %d: lost %v, the rubric says %v\n%s", i+1, lost, want, failures(g))
@@ -145,7 +160,7 @@ func strayProcesses() []string {
 			continue
 		}
 		cl := strings.ReplaceAll(string(bytes.TrimRight(b, "\x00")), "\x00", " ")
-		if strings.Contains(cl, "labs/grade/testdata/runners/") || strings.Contains(cl, " memlab-r") {
+		if strings.Contains(cl, "labs/grade/testdata/runners/") || strings.Contains(cl, " memlab-r") || cl == "sleep 1000" || strings.Contains(cl, "MEMLAB_FORGE_DIR") {
 			left = append(left, e.Name()+": "+cl)
 		}
 	}

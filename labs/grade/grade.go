@@ -23,6 +23,7 @@ import (
 const (
 	EntryRunner  = "memlab.runner"  // the runner's command line, once per suite
 	EntryOutcome = "memlab.outcome" // one line per run: status, time, leftovers
+	EntryCommand = "memlab.command" // one per run as it starts: --memory SIZE -- CMD...
 )
 
 var (
@@ -82,6 +83,7 @@ type TestGrade struct {
 	MaxScore   int
 	Message    string // why it failed, and what each run did
 	Runs       []string
+	Commands   []string // each run's arguments to the runner, as it started
 	File       string
 	Line       int
 	DurationMS int64
@@ -134,6 +136,11 @@ func Score(rub Rubric, suites []types.Report) Grade {
 			t.Status, t.Score = "pass", s.Points
 		case sr.State == types.SpecStateFailed:
 			t.Status = "fail"
+		case sr.State == types.SpecStateSkipped && strings.HasPrefix(strings.TrimSpace(sr.Failure.Message), NotCounted):
+			// The kernel lacks what the spec checks (swap accounting): its
+			// points leave the total instead of counting as lost.
+			t.Status, t.MaxScore = NotCounted, 0
+			g.MaxPoints -= s.Points
 		default: // skipped, pending, panicked, interrupted, aborted, timed out
 			t.Status = "error"
 		}
@@ -142,11 +149,16 @@ func Score(rub Rubric, suites []types.Report) Grade {
 			t.File, t.Line = relPath(sr.LeafNodeLocation.FileName), sr.LeafNodeLocation.LineNumber
 			t.DurationMS = sr.RunTime.Milliseconds()
 			for _, e := range sr.ReportEntries {
-				if e.Name == EntryOutcome {
+				switch e.Name {
+				case EntryOutcome:
 					t.Runs = append(t.Runs, entryString(e))
+				case EntryCommand:
+					t.Commands = append(t.Commands, entryString(e))
 				}
 			}
-			if t.Status != "pass" {
+			if t.Status == NotCounted {
+				t.Message = strings.TrimSpace(sr.Failure.Message)
+			} else if t.Status != "pass" {
 				t.Message = failureMessage(sr)
 				if sr.State == types.SpecStateSkipped && strings.TrimSpace(sr.Failure.Message) == "" && startProblem != "" {
 					t.Message = startProblem
@@ -172,11 +184,24 @@ func Score(rub Rubric, suites []types.Report) Grade {
 	return g
 }
 
+// NotCounted starts the reason of a spec skipped because the kernel lacks
+// what it checks; such a spec's points leave the total.
+const NotCounted = "not counted"
+
+// failureMessage is the spec's whole failure message (the specs say what
+// was run, expected and observed), where it failed, and the end of the
+// runner's output. Nothing in it is cut: the terminal shows the first
+// lines, the grade files all of it.
 func failureMessage(sr types.SpecReport) string {
 	var b strings.Builder
-	b.WriteString(sr.State.String())
-	if msg := strings.TrimSpace(sr.Failure.Message); msg != "" {
-		b.WriteString(": " + firstLines(msg, 12))
+	msg := strings.TrimSpace(sr.Failure.Message)
+	switch {
+	case sr.State == types.SpecStateFailed && msg != "":
+		b.WriteString(msg)
+	case msg != "":
+		b.WriteString(sr.State.String() + ": " + msg)
+	default:
+		b.WriteString(sr.State.String())
 	}
 	if loc := sr.Failure.Location; loc.FileName != "" {
 		fmt.Fprintf(&b, "\n  at %s:%d", relPath(loc.FileName), loc.LineNumber)
@@ -240,11 +265,12 @@ func (g Grade) ClaimPoints() (claims []string, score, max map[string]int) {
 	return claims, score, max
 }
 
-// Lost lists the IDs of the specs that scored nothing.
+// Lost lists the IDs of the specs that scored nothing (a spec not
+// counted on this kernel is not lost).
 func (g Grade) Lost() []string {
 	var ids []string
 	for _, t := range g.Tests {
-		if t.Score == 0 {
+		if t.Score == 0 && t.Status != NotCounted {
 			ids = append(ids, t.ID)
 		}
 	}

@@ -315,3 +315,64 @@ func TestBadRubricsAreRefused(t *testing.T) {
 		t.Errorf("missing rubric: error %v, want ErrBadRubric", err)
 	}
 }
+
+// A spec skipped because the kernel lacks what it checks leaves the total;
+// any other skip scores 0 of its points.
+func TestASpecNotCountedLeavesTheTotal(t *testing.T) {
+	reps := report(map[string]types.SpecState{"R1": types.SpecStatePassed, "R2": types.SpecStatePassed, "R3": types.SpecStatePassed, "R4": types.SpecStateSkipped})
+	for i, sr := range reps[0].SpecReports {
+		if strings.HasPrefix(sr.LeafNodeText, "R4 ") {
+			reps[0].SpecReports[i].Failure.Message = NotCounted + ": this kernel has no swap accounting"
+		}
+	}
+	g := Score(testRubric(), reps)
+	if g.Points != 10 || g.MaxPoints != 10 || len(g.Lost()) != 0 {
+		t.Errorf("points %d/%d, lost %v: want 10/10, none lost", g.Points, g.MaxPoints, g.Lost())
+	}
+	if r4 := g.Tests[3]; r4.Status != NotCounted || r4.MaxScore != 0 || !strings.Contains(r4.Message, "no swap accounting") {
+		t.Errorf("R4: %+v", r4)
+	}
+}
+
+// A voided grade (the suite died) scores nothing and says why in every
+// spec; the Classroom status is an error.
+func TestAVoidedGradeIsAnError(t *testing.T) {
+	g := Score(testRubric(), report(map[string]types.SpecState{"R1": types.SpecStatePassed, "R2": types.SpecStatePassed}))
+	g.Void("the runner suite died (killed by signal 9)")
+	if g.Points != 0 || len(g.Lost()) != 4 {
+		t.Errorf("points %d, lost %v", g.Points, g.Lost())
+	}
+	for _, tg := range g.Tests {
+		if tg.Status != "error" || tg.Message != "the runner suite died (killed by signal 9)" {
+			t.Errorf("%s: %q %q", tg.ID, tg.Status, tg.Message)
+		}
+	}
+	b, err := g.Classroom()
+	if err != nil || !strings.Contains(string(b), `"status": "error"`) {
+		t.Errorf("classroom %v:\n%s", err, b)
+	}
+}
+
+// test_code is the command line of every run a spec started, even one that
+// failed before the run ended; the whole failure message is kept.
+func TestTestCodeAndWholeMessages(t *testing.T) {
+	reps := report(map[string]types.SpecState{"R1": types.SpecStateFailed})
+	long := strings.Repeat("observed line\n", 30) + "the cause, at the end"
+	for i, sr := range reps[0].SpecReports {
+		if strings.HasPrefix(sr.LeafNodeText, "R1 ") {
+			reps[0].SpecReports[i].ReportEntries = types.ReportEntries{{Name: EntryCommand, Value: types.WrapEntryValue("--memory 100m -- sh -c 'sleep 60 & wait' m")}}
+			reps[0].SpecReports[i].Failure.Message = long
+		}
+	}
+	// Through JSON again: the entries were set after report() round-tripped.
+	b, _ := json.Marshal(reps)
+	var back []types.Report
+	_ = json.Unmarshal(b, &back)
+	g := Score(testRubric(), back)
+	if code := g.testCode(g.Tests[0]); code != "./student-runner --memory 100m -- sh -c 'sleep 60 & wait' m" {
+		t.Errorf("test_code %q", code)
+	}
+	if !strings.Contains(g.Tests[0].Message, "the cause, at the end") {
+		t.Errorf("the message was cut: %q", g.Tests[0].Message)
+	}
+}

@@ -47,6 +47,7 @@ type FixtureLoss struct {
 	Runner  string   `json:"runner"`
 	Loses   []string `json:"loses"`
 	Timeout string   `json:"timeout,omitempty"`
+	Dies    bool     `json:"dies,omitempty"` // it kills the suite: the grade must be an error with no points
 	Why     string   `json:"why,omitempty"`
 }
 

@@ -118,16 +118,22 @@ func (g Grade) Gradescope() ([]byte, error) {
 	return json.MarshalIndent(res, "", "  ")
 }
 
-// testCode shows what the spec ran: the runner's command lines.
+// testCode shows what the spec ran: the runner's command lines, filed as
+// each run started (older reports: from the runs' outcomes).
 func (g Grade) testCode(t TestGrade) string {
 	runner := g.Runner
 	if runner == "" {
 		runner = "RUNNER"
 	}
 	var lines []string
-	for _, r := range t.Runs {
-		if cmd, _, ok := strings.Cut(r, ": "); ok && strings.HasPrefix(cmd, "--memory") {
-			lines = append(lines, runner+" "+cmd)
+	for _, c := range t.Commands {
+		lines = append(lines, runner+" "+c)
+	}
+	if len(lines) == 0 {
+		for _, r := range t.Runs {
+			if cmd, _, ok := strings.Cut(r, ": "); ok && strings.HasPrefix(cmd, "--memory") {
+				lines = append(lines, runner+" "+cmd)
+			}
 		}
 	}
 	return strings.Join(dedupe(lines), "\n")
@@ -183,10 +189,17 @@ func (g Grade) WriteText(w io.Writer) {
 		per = append(per, fmt.Sprintf("%s %d/%d", c, score[c], max[c]))
 	}
 	fmt.Fprintf(w, "\nby claim: %s\n", strings.Join(per, ", "))
+	said := map[string]string{} // a message already printed -> the spec that had it
 	for _, t := range g.Tests {
-		if t.Status != "pass" && t.Message != "" {
-			fmt.Fprintf(w, "\n%s %s:\n  %s\n", t.ID, t.Status, strings.ReplaceAll(firstLines(t.Message, 6), "\n", "\n  "))
+		if t.Status == "pass" || t.Message == "" {
+			continue
 		}
+		if first, ok := said[t.Message]; ok {
+			fmt.Fprintf(w, "%s %s: as %s\n", t.ID, t.Status, first)
+			continue
+		}
+		said[t.Message] = t.ID
+		fmt.Fprintf(w, "\n%s %s:\n  %s\n", t.ID, t.Status, strings.ReplaceAll(firstLines(t.Message, 6), "\n", "\n  "))
 	}
 	for _, p := range g.Problems {
 		fmt.Fprintf(w, "\ngrader: %s\n", p)

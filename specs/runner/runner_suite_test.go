@@ -52,7 +52,7 @@ var (
 func TestRunner(t *testing.T) {
 	claim.DieWithParent()
 	RegisterFailHandler(Fail)
-	RunSpecs(t, "runner contract: R1-R11")
+	RunSpecs(t, "runner contract: R1-R15")
 }
 
 var _ = BeforeSuite(prepare)
@@ -75,9 +75,11 @@ func prepare() {
 	AddReportEntry(grade.EntryRunner, strings.Join(argv, " "))
 	layout, err := cgroup.Detect()
 	Expect(err).NotTo(HaveOccurred())
+	private := ownNamespace("mnt") && ownNamespace("net")
 	h, err = harness.New(harness.Config{
 		Runner: argv, Timeout: *timeoutFlag, Dir: root, Layout: layout,
-		Log: GinkgoWriter, Outcome: outcome,
+		Log: GinkgoWriter, Outcome: outcome, Command: command, Private: private,
+		Fail: func(msg string, skip int) { Fail(msg, skip+1) },
 	})
 	Expect(err).NotTo(HaveOccurred())
 	ownCgroup, err = proc.ThreadMemoryCgroup(os.Getpid(), os.Getpid())
@@ -87,8 +89,24 @@ func prepare() {
 		hostNS[ns], err = os.Readlink("/proc/self/ns/" + ns)
 		Expect(err).NotTo(HaveOccurred())
 	}
-	GinkgoWriter.Printf("runner: %s (timeout %s per run); memory cgroups at %s (v%d)\n",
-		strings.Join(argv, " "), h.Timeout, layout.MemoryRoot, layout.Version)
+	GinkgoWriter.Printf("runner: %s (timeout %s per run); memory cgroups at %s (v%d); own mount and network namespaces: %v\n",
+		strings.Join(argv, " "), h.Timeout, layout.MemoryRoot, layout.Version, private)
+}
+
+// ownNamespace says whether this process's namespace of that kind is not
+// its parent's: memlab grade gives the suite mount and network namespaces
+// of its own, so what appears in them is the runner's. (Init's may not be
+// readable: in a sandbox, PID 1 may be beyond even root's reach.)
+func ownNamespace(kind string) bool {
+	mine, err1 := os.Readlink("/proc/self/ns/" + kind)
+	parents, err2 := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", os.Getppid(), kind))
+	return err1 == nil && err2 == nil && mine != parents
+}
+
+// command files a run's arguments to the runner as it starts: the
+// grade's test_code, even when the spec fails before the run ends.
+func command(line string) {
+	AddReportEntry(grade.EntryCommand, line, ReportEntryVisibilityNever)
 }
 
 // outcome files one line of what a run did, for the grade's feedback.

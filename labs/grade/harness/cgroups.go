@@ -46,7 +46,7 @@ func (h *Harness) NewGroups(before map[string]bool) []string {
 	var fresh []string
 	foreign := map[string]bool{}
 	for dir := range h.Snapshot() {
-		if before[dir] {
+		if before[dir] || !judged(dir, before) {
 			continue
 		}
 		fresh = append(fresh, dir)
@@ -71,6 +71,17 @@ func (h *Harness) NewGroups(before map[string]bool) []string {
 	return out
 }
 
+// judged says whether a new group, relative to its hierarchy's root, can be
+// the runner's: one made at the top, under memlab's lab parent, or under a
+// group that is itself new. One made inside a group the machine already
+// had (docker/, a session manager's) belongs to that group's owner, and
+// may be empty for a moment before its process moves in: it is never
+// counted or removed.
+func judged(rel string, before map[string]bool) bool {
+	parent := filepath.Dir(rel)
+	return parent == "." || parent == "/" || parent == cgroup.LabParent || !before[parent]
+}
+
 func (h *Harness) foreignGroup(dir string, mine map[int]bool) bool {
 	for _, pid := range h.groupProcs(dir) {
 		if !mine[pid] {
@@ -84,7 +95,12 @@ func (h *Harness) foreignGroup(dir string, mine map[int]bool) bool {
 }
 
 func (h *Harness) groupProcs(dir string) []int {
-	b, err := os.ReadFile(filepath.Join(h.Layout.MemoryRoot, dir, "cgroup.procs"))
+	return readProcs(filepath.Join(h.Layout.MemoryRoot, dir))
+}
+
+// readProcs lists the processes in a cgroup directory.
+func readProcs(dir string) []int {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
 	if err != nil {
 		return nil
 	}
@@ -167,10 +183,17 @@ func (h *Harness) MemoryCgroupOf(pid int) string {
 // one the kernel enforces), the file it was read from, and ok=false when
 // none is set.
 func (h *Harness) LimitInForce(cg string) (limit int64, file string, ok bool) {
+	return h.FileInForce(cg, h.limitFile)
+}
+
+// FileInForce is the smallest value of a limit file (memory.limit_in_bytes,
+// memory.memsw.limit_in_bytes, memory.swap.max...) on cg and the groups
+// above it, the file it was read from, and ok=false when none is set.
+func (h *Harness) FileInForce(cg, name string) (limit int64, file string, ok bool) {
 	var best int64 = -1
 	var from string
 	for d := cg; ; d = filepath.Dir(d) {
-		path := filepath.Join(h.Layout.MemoryRoot, d, h.limitFile)
+		path := filepath.Join(h.Layout.MemoryRoot, d, name)
 		if b, err := os.ReadFile(path); err == nil {
 			if v, err := cgroup.ParseValue(strings.TrimSpace(string(b))); err == nil && v != cgroup.Unlimited && (best < 0 || v < best) {
 				best, from = v, path

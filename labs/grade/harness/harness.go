@@ -50,7 +50,16 @@ type Config struct {
 	Layout  cgroup.Layout     // the memory hierarchy the runner's groups appear in
 	Log     io.Writer         // the transcript: command lines, output, what was killed or removed
 	Outcome func(line string) // files one line of what a run did, for the grade's feedback
-	G       gomega.Gomega     // asserts (default gomega.Default: the running Ginkgo spec)
+	Command func(line string) // files each run's arguments to the runner as it starts (the grade's test_code)
+	// Private: this process has mount and network namespaces of its own
+	// (memlab grade runs the suite so), so every mount and interface that
+	// appears in them is the runner's. Without it Strays judges neither:
+	// in the host's namespaces they may be other work's.
+	Private bool
+	G       gomega.Gomega // asserts (default gomega.Default: the running Ginkgo spec)
+	// Fail fails the spec with exactly this message, skip frames above its
+	// caller (the suite passes Ginkgo's Fail; default: through G).
+	Fail func(message string, skip int)
 }
 
 // Harness drives one runner. Its runs are watched from this process, so
@@ -81,6 +90,9 @@ func New(c Config) (*Harness, error) {
 	if c.Outcome == nil {
 		c.Outcome = func(string) {}
 	}
+	if c.Command == nil {
+		c.Command = func(string) {}
+	}
 	if c.G == nil {
 		c.G = gomega.Default
 	}
@@ -88,6 +100,16 @@ func New(c Config) (*Harness, error) {
 		return nil, fmt.Errorf("harness: becoming a child subreaper: %w", err)
 	}
 	return &Harness{Config: c, self: os.Getpid(), limitFile: cgroup.FilesFor(c.Layout.Version).Limit}, nil
+}
+
+// fail fails the spec with msg, through Config.Fail or else G, at the
+// line that called the harness method that calls fail.
+func (h *Harness) fail(msg string) {
+	if h.Fail != nil {
+		h.Fail(msg, 2)
+		return
+	}
+	h.G.ExpectWithOffset(2, msg).To(gomega.BeEmpty())
 }
 
 // ResolveRunner splits a runner's command line into words. A first word

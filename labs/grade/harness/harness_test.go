@@ -247,7 +247,7 @@ func TestFindCommand(t *testing.T) {
 	h.Runner = []string{quitter}
 	start := time.Now()
 	h.FindCommand(context.Background(), h.Start("100m", argv...), argv)
-	if len(f.all()) != 1 || !strings.Contains(f.all()[0], "the runner exited before its command could be seen running") {
+	if len(f.all()) != 1 || !strings.Contains(f.all()[0], "the runner exited 1 and CMD was never seen running") {
 		t.Errorf("failures %q", f.all())
 	}
 	if took := time.Since(start); took > 3*time.Second {

@@ -2,13 +2,15 @@ package harness
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
-
-	"github.com/onsi/gomega"
 
 	"github.com/memlab/memlab/labs/kernel/proc"
 	"github.com/memlab/memlab/labs/shquote"
@@ -63,20 +65,28 @@ func (h *Harness) Reap() {
 // spec if the runner exits first, CMD never shows within the timeout, or
 // ctx ends (an interrupt).
 func (h *Harness) FindCommand(ctx context.Context, r *Run, argv []string) proc.Process {
-	var found proc.Process
-	h.G.EventuallyWithOffset(1, ctx, func() bool {
-		if !r.Running() {
-			gomega.StopTrying("the runner exited before its command could be seen running").Now()
-		}
+	deadline := time.Now().Add(h.Timeout)
+	for {
+		running := r.Running()
 		for _, p := range h.Descendants() {
 			if len(p.Cmdline) == len(argv) && filepath.Base(p.Cmdline[0]) == argv[0] && slices.Equal(p.Cmdline[1:], argv[1:]) {
-				found = p
-				return true
+				return p
 			}
 		}
-		return false
-	}).WithTimeout(h.Timeout).WithPolling(5*time.Millisecond).Should(gomega.BeTrue(), "CMD (%s) never appeared", shquote.Join(argv))
-	return found
+		switch {
+		case !running:
+			r.Wait()
+			h.fail(fmt.Sprintf("%s: expected CMD to run until memlab stops it; observed: the runner exited %d and CMD was never seen running", r.Line(), r.exit))
+			return proc.Process{}
+		case ctx.Err() != nil:
+			h.fail(fmt.Sprintf("%s: interrupted before CMD was seen running (%v)", r.Line(), context.Cause(ctx)))
+			return proc.Process{}
+		case time.Now().After(deadline):
+			h.fail(fmt.Sprintf("%s: expected CMD to be running; observed: after %s no process runs %s", r.Line(), h.Timeout, shquote.Join(argv)))
+			return proc.Process{}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // Tree is pid and everything it started, parents first (nothing when pid
@@ -87,4 +97,20 @@ func Tree(pid int) []proc.Process {
 		return nil
 	}
 	return t
+}
+
+// OOMKills is the kernel's count of OOM kills since boot (/proc/vmstat
+// oom_kill, Linux 4.13+); ok=false when this kernel does not count them.
+func OOMKills() (n int64, ok bool) {
+	b, err := os.ReadFile("/proc/vmstat")
+	if err != nil {
+		return 0, false
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, found := strings.CutPrefix(line, "oom_kill "); found {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
 }

@@ -18,6 +18,7 @@ import (
 type Run struct {
 	Argv     []string
 	Out      *gbytes.Buffer // stdout and stderr together, as they came
+	Stdout   *gbytes.Buffer // stdout alone: the contract leaves it to CMD
 	h        *Harness
 	cmd      *exec.Cmd
 	start    time.Time
@@ -49,14 +50,15 @@ func (h *Harness) RunToEnd(size string, command ...string) *Run {
 func (h *Harness) start(offset int, size string, command ...string) *Run {
 	argv := append(slices.Clone(h.Runner), "--memory", size, "--")
 	argv = append(argv, command...)
-	r := &Run{Argv: argv, Out: gbytes.NewBuffer(), h: h, done: make(chan struct{})}
+	r := &Run{Argv: argv, Out: gbytes.NewBuffer(), Stdout: gbytes.NewBuffer(), h: h, done: make(chan struct{})}
 	r.cmd = exec.Command(argv[0], argv[1:]...)
 	r.cmd.Dir = h.Dir
-	w := io.MultiWriter(h.Log, r.Out)
-	r.cmd.Stdout, r.cmd.Stderr = w, w
+	r.cmd.Stdout = io.MultiWriter(h.Log, r.Out, r.Stdout)
+	r.cmd.Stderr = io.MultiWriter(h.Log, r.Out)
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	r.cmd.WaitDelay = exitGrace // a process the runner left may hold its output open
 	fmt.Fprintf(h.Log, "$ %s\n", shquote.Join(argv))
+	h.Command(shquote.Join(argv[len(h.Runner):]))
 	r.start = time.Now()
 	h.G.ExpectWithOffset(offset+1, r.cmd.Start()).To(gomega.Succeed(), "starting the runner")
 	h.active.Store(r.cmd.Process.Pid, r)
@@ -110,9 +112,14 @@ func (r *Run) Wait() *Run {
 // it fails the spec if the runner had to be killed at the timeout.
 func (r *Run) ExitStatus() int {
 	r.Wait()
-	r.h.G.ExpectWithOffset(1, r.TimedOut()).To(gomega.BeFalse(), "the runner did not finish within %s: it was killed (a runner must exit when CMD does)", r.h.Timeout)
+	if r.TimedOut() {
+		r.h.fail(fmt.Sprintf("%s: the runner did not finish within %s and was killed (expected: it exits when CMD does)", r.Line(), r.h.Timeout))
+	}
 	return r.exit
 }
+
+// Line is the run's arguments to the runner: --memory SIZE -- CMD...
+func (r *Run) Line() string { return shquote.Join(r.Argv[len(r.h.Runner):]) }
 
 // TimedOut says whether the runner was killed at the timeout.
 func (r *Run) TimedOut() bool {
