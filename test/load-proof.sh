@@ -1,28 +1,29 @@
 #!/usr/bin/env bash
 # Do the verdicts hold under load? Runs `make labs` in fresh clones of this
-# checkout's HEAD: once alone for the reference, then PAIRS times two at
+# checkout's HEAD: SOLO times alone (the first is the reference), then PAIRS times two at
 # once, then (with --hog) once beside a CPU and memory hog that runs in a
 # memory cgroup of its own with a limit. Every verdict of every loaded run
 # must equal the reference's; the deciding figures (the specs' margins, G8's
 # runs) are printed beside them. Exits 0 when they all equal, 1 when one
 # differs, 2 on a usage or setup mistake.
 #
-#   sudo flock /work/heavy.lock test/load-proof.sh [--pairs N] [--hog] [--keep DIR]
+#   sudo flock /work/heavy.lock test/load-proof.sh [--solo N] [--pairs N] [--hog] [--keep DIR]
 #
 # Needs root, jq and stress (Debian's `stress`, which the lab image uses too).
 set -euo pipefail
 
-pairs=4 hog=no keep=
-usage() { echo "usage: test/load-proof.sh [--pairs N] [--hog] [--keep DIR]" >&2; exit 2; }
+solo=1 pairs=4 hog=no keep=
+usage() { echo "usage: test/load-proof.sh [--solo N] [--pairs N] [--hog] [--keep DIR]" >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
+	--solo) [ $# -ge 2 ] || usage; solo=$2; shift 2 ;;
 	--pairs) [ $# -ge 2 ] || usage; pairs=$2; shift 2 ;;
 	--hog) hog=yes; shift ;;
 	--keep) [ $# -ge 2 ] || usage; keep=$2; shift 2 ;;
 	*) usage ;;
 	esac
 done
-[[ $pairs =~ ^[0-9]+$ ]] || usage
+[[ $pairs =~ ^[0-9]+$ && $solo =~ ^[1-9][0-9]*$ ]] || usage
 [ "$(id -u)" = 0 ] || { echo "load-proof: needs root (the labs write the cgroup filesystem)" >&2; exit 2; }
 for tool in jq stress git make; do
 	command -v "$tool" >/dev/null || { echo "load-proof: $tool is missing (apt-get install $tool)" >&2; exit 2; }
@@ -92,6 +93,9 @@ compare() {
 labs solo A
 echo "solo: $(verdicts "$work/solo.json" | grep -v ' skipped$' | tr '\n' ' ')"
 figures "$work/solo.json"
+for i in $(seq 2 "$solo"); do
+	if labs "solo$i" A; then compare "solo$i"; else differs=1; fi
+done
 
 for i in $(seq "$pairs"); do
 	ok=0
