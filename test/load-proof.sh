@@ -63,8 +63,10 @@ figures() {
 
 # labs NAME CLONE: one `make labs`; keeps its log and claims.json as NAME.
 labs() {
-	local name=$1 dir=$work/$2 status=0
+	local name=$1 dir=$work/$2 status=0 start
+	start=$(cut -d' ' -f1 /proc/loadavg)
 	make -C "$dir" labs >"$work/$name.log" 2>&1 || status=$?
+	echo "$name: make labs exited $status; load average $start at its start, $(cut -d' ' -f1 /proc/loadavg) at its end"
 	if [ ! -s "$dir/reports/claims.json" ]; then
 		echo "load-proof: $name wrote no reports/claims.json (make exited $status; log: $work/$name.log)" >&2
 		cp "$work/$name.log" "${keep:-/tmp}/load-proof-$name.log" 2>/dev/null || true
