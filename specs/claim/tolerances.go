@@ -108,8 +108,8 @@ func Margin(name string, value, threshold, slack int64) {
 	if margin < 0 {
 		margin = -margin
 	}
-	Figure(fmt.Sprintf("margin of %s (%d) to the rule's threshold (%d); the counters' slack", name, value, threshold),
-		fmt.Sprintf("%d; %d", margin, slack), "")
+	Figure(fmt.Sprintf("margin of %s, %d, from the rule's threshold %d", name, value, threshold),
+		fmt.Sprintf("%d (the counters' slack: %d)", margin, slack), "")
 	Expect(margin).To(BeNumerically(">=", slack),
 		"%s is %d, within the counters' slack (%d) of the rule's threshold %d: the kernel's counters cannot decide this claim here", name, value, slack, threshold)
 }

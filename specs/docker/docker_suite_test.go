@@ -240,7 +240,7 @@ func (r reading) beyondTasks() int64 { return r.kernel + r.cache }
 // to that bound must exceed those counters' slack, or the spec fails.
 func chargedLikeArticle(m claim.Mode, r reading) bool {
 	GinkgoHelper()
-	claim.Margin("kernel memory + page cache charged to the group, against the article's usage - rss", r.beyondTasks(), articleBeyondRSS, claim.ChargedSlack(m.Version))
+	claim.Margin("kernel memory + page cache (threshold: the article's usage - rss)", r.beyondTasks(), articleBeyondRSS, claim.ChargedSlack(m.Version))
 	return r.beyondTasks() <= articleBeyondRSS
 }
 
