@@ -152,9 +152,11 @@ func childMain(args []string) int {
 	_ = syscall.SetNonblock(syncFD, true)
 	syncPipe := os.NewFile(syncFD, "sync")
 	prepareRuntime()
-	_ = json.NewEncoder(report).Encode(info)
+	if attach != AfterWorkload {
+		_ = json.NewEncoder(report).Encode(info)
+	}
 
-	if attach != AfterStart {
+	if attach != AfterStart && attach != AfterWorkload {
 		// Block until the parent has moved us into the group: nothing the
 		// workload does happens outside it.
 		var b [1]byte
@@ -176,6 +178,10 @@ func childMain(args []string) int {
 	}
 	if err := cmd.Start(); err != nil {
 		return fail("starting %s: %v", cmdArgs[0], err)
+	}
+	if attach == AfterWorkload {
+		// Only now may the parent write our PID: the workload already runs.
+		_ = json.NewEncoder(report).Encode(info)
 	}
 	if mayLower {
 		if _, err := syscall.Pwrite(score, protect, 0); err == nil {

@@ -30,6 +30,13 @@ const (
 	// AfterStart: the article's order. The child starts running at once and
 	// the parent then writes its PID to tasks (v1) or cgroup.procs (v2).
 	AfterStart Attach = "after-start"
+	// AfterWorkload: the article's order with its race lost on purpose.
+	// The child starts the workload at once, as in AfterStart, and reports
+	// in only then; the parent writes its PID (v1: to tasks) after that
+	// report. It shows what the article's order does whenever the child
+	// is quicker than the write: the workload it already forked stays
+	// outside the group, every time.
+	AfterWorkload Attach = "after-workload"
 	// ThreadBeforeExec: the child waits as in BeforeExec, but the parent
 	// writes its PID to v1's tasks file, the article's file. It shows what
 	// that file does: the Go child already runs several threads, and only
@@ -43,14 +50,14 @@ const (
 )
 
 // Attaches are every order, BeforeExec first.
-var Attaches = []Attach{BeforeExec, AfterStart, ThreadBeforeExec, CloneInto}
+var Attaches = []Attach{BeforeExec, AfterStart, AfterWorkload, ThreadBeforeExec, CloneInto}
 
 // ParseAttach reads --attach.
 func ParseAttach(s string) (Attach, error) {
 	if slices.Contains(Attaches, Attach(s)) {
 		return Attach(s), nil
 	}
-	return "", fmt.Errorf("%w: --attach %q: want %s, %s, %s or %s", ErrUsage, s, BeforeExec, AfterStart, ThreadBeforeExec, CloneInto)
+	return "", fmt.Errorf("%w: --attach %q: want %s, %s, %s, %s or %s", ErrUsage, s, BeforeExec, AfterStart, AfterWorkload, ThreadBeforeExec, CloneInto)
 }
 
 // namespaceFlags maps --ns names to clone flags.

@@ -175,6 +175,7 @@ func Start(ctx context.Context, o Options) (r *Run, err error) {
 	// its report means attaching a child whose Go runtime is up, threads
 	// and all. In the article's order the child does not wait, and the race
 	// between its start and the write is the point.
+	// After the workload, the child reports in once it has started it.
 	if o.Attach != AfterStart {
 		if err := r.readChildInfo(); err != nil {
 			return r, err
@@ -191,7 +192,7 @@ func Start(ctx context.Context, o Options) (r *Run, err error) {
 		if err := g.AttachThread(r.ChildPID); err != nil {
 			return r, err
 		}
-	case AfterStart:
+	case AfterStart, AfterWorkload:
 		if o.Layout.Version == 1 {
 			// The article's order and file: one thread ID into tasks, after start.
 			if err := g.AttachThread(r.ChildPID); err != nil {
@@ -204,7 +205,7 @@ func Start(ctx context.Context, o Options) (r *Run, err error) {
 	if o.SampleEvery > 0 {
 		r.sampler = g.StartSampling(o.SampleEvery)
 	}
-	if _, err := syncW.Write([]byte{1}); err != nil && o.Attach != AfterStart {
+	if _, err := syncW.Write([]byte{1}); err != nil && o.Attach != AfterStart && o.Attach != AfterWorkload {
 		return r, fmt.Errorf("releasing the child: %w", err)
 	}
 	if o.Attach == AfterStart {
@@ -224,7 +225,7 @@ func Start(ctx context.Context, o Options) (r *Run, err error) {
 // cannot carry out.
 func attachPossible(a Attach, l cgroup.Layout) error {
 	switch a {
-	case BeforeExec, AfterStart:
+	case BeforeExec, AfterStart, AfterWorkload:
 		return nil
 	case ThreadBeforeExec:
 		if l.Version != 1 {

@@ -309,3 +309,25 @@ func TestOOMGroup(t *testing.T) {
 		t.Errorf("groups left: %q", left)
 	}
 }
+
+// after-workload writes the child's PID only once the workload runs: the
+// write moves the child, never the workload it already forked.
+func TestAfterWorkloadLeavesTheWorkloadOutside(t *testing.T) {
+	r := start(t, options(t, "rt-late", AfterWorkload, "sleep", "5"))
+	want := "/" + r.Group.Name
+	if cg, err := proc.ThreadMemoryCgroup(r.ChildPID, r.ChildPID); err != nil || cg != want {
+		t.Fatalf("the child is in %q (%v); want %q", cg, err, want)
+	}
+	tree, err := proc.Tree(r.ChildPID)
+	if err != nil || len(tree) < 2 {
+		t.Fatalf("the child's tree: %v, %v", tree, err)
+	}
+	sleeper := tree[len(tree)-1].PID
+	cg, err := proc.ThreadMemoryCgroup(sleeper, sleeper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cg == want {
+		t.Errorf("the workload %d, started before the write, is in the group %s", sleeper, cg)
+	}
+}

@@ -1,6 +1,7 @@
 package claim
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
 )
 
 // Every tolerance the specs use lives here, with the reason for its size.
@@ -73,4 +75,41 @@ const PollInterval = 5 * time.Millisecond
 func ChargeBatch() int64 {
 	ginkgo.GinkgoHelper()
 	return int64(Kernel().ChargeBatchPages()) * int64(os.Getpagesize())
+}
+
+// ChargedSlack is how far the group's kernel memory plus page cache, as
+// the specs read them, may be from the pages charged for them. Neither
+// goes through the per-CPU charge stock that makes usage_in_bytes run
+// ahead: v1's memory.kmem.usage_in_bytes is charged whole pages as each
+// CPU's object stock (under a page of bytes) runs out, so it is off by at
+// most a page per CPU; page cache (and v2's kernel memory) come from
+// memory.stat, which from 4.16 may lag by StatLag per counter read. On
+// 2 CPUs with 4 KiB pages: 8 KiB on 4.4, 520 KiB on v1 from 6.1, 1 MiB on
+// v2 from 6.1.
+func ChargedSlack(version int) int64 {
+	ginkgo.GinkgoHelper()
+	v, cpus, page := Kernel(), OnlineCPUs(), os.Getpagesize()
+	if version == 1 {
+		return int64(cpus*page) + v.StatLag(cpus, page)
+	}
+	return 2 * v.StatLag(cpus, page)
+}
+
+// Margin files how far a verdict's deciding figure is from the threshold
+// its rule compares it with, and fails the spec when that margin is within
+// the slack of the counters the figure was read from: such a verdict would
+// be decided by the counters' noise (a concurrent run, a busy CPU), not by
+// the kernel's behaviour. Every rule that compares a measured figure with a
+// threshold goes through here; a rule on what happened (survived, killed,
+// escaped), a count or an exact file content needs no margin.
+func Margin(name string, value, threshold, slack int64) {
+	ginkgo.GinkgoHelper()
+	margin := value - threshold
+	if margin < 0 {
+		margin = -margin
+	}
+	Figure(fmt.Sprintf("margin of %s, %d, from the rule's threshold %d", name, value, threshold),
+		fmt.Sprintf("%d (the counters' slack: %d)", margin, slack), "")
+	Expect(margin).To(BeNumerically(">=", slack),
+		"%s is %d, within the counters' slack (%d) of the rule's threshold %d: the kernel's counters cannot decide this claim here", name, value, slack, threshold)
 }

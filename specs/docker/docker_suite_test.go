@@ -223,6 +223,35 @@ func settled(ctx context.Context, m claim.Mode) reading {
 	return r
 }
 
+// articleBeyondRSS is the most the article's kernel charged its container
+// for beyond its tasks' pages: its usage_in_bytes exceeded its rss by
+// 104 KiB, with cache and swap 0. On 4.4 usage_in_bytes never reads below
+// the pages charged (the per-CPU stock only adds to it) and memory.stat was
+// summed exactly on every read, so kernel memory and page cache together
+// were at most that.
+const articleBeyondRSS = articleUsage - articleRSS
+
+// beyondTasks is what the group is charged for beyond its tasks' pages:
+// kernel memory and page cache, read from counters the charge stock does
+// not touch (claim.ChargedSlack).
+func (r reading) beyondTasks() int64 { return r.kernel + r.cache }
+
+// chargedLikeArticle is the rule D3, D4 and D8 are decided by. Each reads
+// the article's explanation of a figure: usage is the worker's 100 MiB plus
+// the other tasks' memory (D3), the rest of usage beyond rss is the counters'
+// asynchrony (D4), RES is below usage because of the other tasks (D8). What
+// decides between them and this kernel is not usage itself, which runs up to
+// a charge batch per CPU ahead (1 MiB on 2 CPUs from 6.1, as wide as the
+// whole difference) and moves with what else runs on the CPUs, but whether
+// the group is charged for more than its tasks' pages beyond the article's
+// own bound, read from the kernel-memory and page-cache counters. The margin
+// to that bound must exceed those counters' slack, or the spec fails.
+func chargedLikeArticle(m claim.Mode, r reading) bool {
+	GinkgoHelper()
+	claim.Margin("kernel memory + page cache (threshold: the article's usage - rss)", r.beyondTasks(), articleBeyondRSS, claim.ChargedSlack(m.Version))
+	return r.beyondTasks() <= articleBeyondRSS
+}
+
 // kib renders bytes for a verdict's prose.
 func kib(b int64) string { return fmt.Sprintf("%d KiB", b>>10) }
 

@@ -103,7 +103,7 @@ func TestBadInputIsOneLineWithItsOwnStatus(t *testing.T) {
 		{"report with an unknown flag", nil, nil, []string{"report", "--bogus"}, exitUsage, "(memlab report --help)"},
 		{"sweep with an argument", nil, nil, []string{"sweep", "x"}, exitUsage, "sweep takes no arguments (memlab sweep --help)"},
 		{"env with an argument", nil, nil, []string{"env", "x"}, exitUsage, "env takes no arguments (memlab env --help)"},
-		{"unknown attach order", nil, nil, []string{"run", "--attach", "into", "--", "true"}, exitUsage, `--attach "into": want before-exec, after-start, thread-before-exec or clone-into`},
+		{"unknown attach order", nil, nil, []string{"run", "--attach", "into", "--", "true"}, exitUsage, `--attach "into": want before-exec, after-start, after-workload, thread-before-exec or clone-into`},
 		{"unknown subcommand", nil, nil, []string{"frobnicate"}, exitUsage, `unknown subcommand "frobnicate" (memlab --help)`},
 		{"command that does not exist", nil, nil, []string{"run", "--", "no-such-command-xyz"}, exitNotFound, "command not found: no-such-command-xyz"},
 		{"command that is not executable", nil, nil, []string{"run", "--", "/etc/passwd"}, exitNotExec, "not executable: /etc/passwd"},

@@ -24,9 +24,11 @@ const runUsage = `usage: memlab run [flags] -- CMD [ARGS...]
   --ns LIST       namespaces for the workload: uts,mnt,pid,ipc, or none (default uts,mnt,pid)
   --attach ORDER  before-exec (default: the waiting child is moved into the group, so
                   everything it runs is confined), after-start (the article's order: start,
-                  then write tasks), thread-before-exec (v1: write tasks while the child
-                  waits, to see that it moves one thread) or clone-into (v2, kernel 5.7+:
-                  the child is born in the group)
+                  then write tasks), after-workload (the article's order, the write held
+                  until the workload runs: see what escapes when the child is quicker),
+                  thread-before-exec (v1: write tasks while the child waits, to see that
+                  it moves one thread) or clone-into (v2, kernel 5.7+: the child is born
+                  in the group)
   --name NAME     group name prefix under the memlab parent (default run)
   --result FILE   write the result as JSON to FILE (its directory must exist)
 Runs CMD in a fresh memory cgroup and exits with CMD's status (128+n when signal n
@@ -39,7 +41,7 @@ func cmdRun(args []string) (int, error) {
 	fs.SetOutput(io.Discard)
 	memory := fs.String("memory", "100m", "memory limit, as docker run -m reads it")
 	ns := fs.String("ns", runner.DefaultNamespaces, "namespaces for the child: uts,mnt,pid,ipc or none")
-	attach := fs.String("attach", string(runner.BeforeExec), "before-exec (the waiting child is moved through cgroup.procs: everything it runs is confined, its own start-up is not charged), after-start (the article's order: start, then write tasks), thread-before-exec (v1: write tasks while the child waits, to see that it moves one thread) or clone-into (v2, kernel 5.7+: the child is born in the group, its Go runtime charged to it)")
+	attach := fs.String("attach", string(runner.BeforeExec), "before-exec (the waiting child is moved through cgroup.procs: everything it runs is confined, its own start-up is not charged), after-start (the article's order: start, then write tasks), after-workload (the article's order, the write held until the workload runs), thread-before-exec (v1: write tasks while the child waits, to see that it moves one thread) or clone-into (v2, kernel 5.7+: the child is born in the group, its Go runtime charged to it)")
 	name := fs.String("name", "run", "group name prefix under the memlab parent")
 	resultFile := fs.String("result", "", "write the result as JSON to this file")
 	if err := fs.Parse(args); err != nil {
