@@ -16,6 +16,7 @@ import (
 	"github.com/memlab/memlab/labs/kernel/proc"
 	"github.com/memlab/memlab/labs/matrix/guest"
 	"github.com/memlab/memlab/labs/matrix/kernels"
+	"github.com/memlab/memlab/labs/matrix/qemu"
 	"github.com/memlab/memlab/labs/report/ledger"
 )
 
@@ -135,7 +136,7 @@ func baselineOf(t *testing.T, cfg Config, verdict func(cell, claim string) ledge
 	for _, s := range cfg.Kernels {
 		ks = append(ks, kernels.Kernel{Source: s, Release: s.Name + "-release"})
 	}
-	m := f.steps().boot(context.Background(), BootOptions{Cells: Plan(ks, cfg.Modes), Initrd: writeTemp(t)})
+	m := f.steps().boot(context.Background(), BootOptions{Cells: Plan(ks, cfg.Modes, cfg.Docker), Initrd: writeTemp(t)})
 	b, err := json.Marshal(m.Baseline())
 	if err != nil {
 		t.Fatal(err)
@@ -508,7 +509,7 @@ func TestPlanSkipsCgroup2BeforeItsKernel(t *testing.T) {
 	}
 	skips := map[string]string{}
 	for _, c := range Plan([]kernels.Kernel{k("a", "4.4.178-memlab"), k("b", "4.5.0"), k("c", "unknown"),
-		{Source: kernels.Source{Name: "d"}, Release: "unknown", Missing: "/x does not exist"}}, guest.Modes) {
+		{Source: kernels.Source{Name: "d"}, Release: "unknown", Missing: "/x does not exist"}}, guest.Modes, DockerPlan{}) {
 		skips[c.ID()] = c.Skip
 	}
 	want := map[string]string{
@@ -538,7 +539,7 @@ func TestKernelsWithModulesGetTheirOwnInitramfs(t *testing.T) {
 	}
 	xenial := kernels.Kernel{Source: kernels.Source{Name: "xenial"}, Release: "4.4.0-210-generic", Modules: []string{ko}}
 	plain := kernels.Kernel{Source: kernels.Source{Name: "bookworm"}, Release: "6.1.0-50-cloud-amd64"}
-	cells := Plan([]kernels.Kernel{xenial, plain}, guest.Modes)
+	cells := Plan([]kernels.Kernel{xenial, plain}, guest.Modes, DockerPlan{})
 	if err := kernelInitrds(cells, shared, work); err != nil {
 		t.Fatal(err)
 	}
@@ -738,5 +739,51 @@ func TestRunChecksTheReportsDirectoryFirst(t *testing.T) {
 	}
 	if len(f.fetched)+len(f.boots) != 0 || f.built != nil {
 		t.Errorf("fetched %v, built %v, booted %d before finding the reports directory unwritable", f.fetched, f.built, len(f.boots))
+	}
+}
+
+func TestPlanDockerCells(t *testing.T) {
+	dir := t.TempDir()
+	config := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ks := []kernels.Kernel{
+		{Source: kernels.Source{Name: "old"}, Release: "4.4.178-memlab", Config: config("old", "CONFIG_EXT4_FS=y\nCONFIG_VIRTIO_BLK=y\nCONFIG_VIRTIO_PCI=y\n")},
+		{Source: kernels.Source{Name: "new"}, Release: "6.1.0", Config: config("new", "CONFIG_EXT4_FS=y\nCONFIG_BLK_DEV_NVME=y\nCONFIG_VIRTIO_BLK=m\n")},
+		{Source: kernels.Source{Name: "mods"}, Release: "6.1.0", Config: config("mods", "CONFIG_EXT4_FS=y\nCONFIG_BLK_DEV_NVME=m\nCONFIG_VIRTIO_BLK=m\n")},
+		{Source: kernels.Source{Name: "plain"}, Release: "6.1.0"},
+	}
+	cells := Plan(ks, guest.Modes, DockerPlan{Kernels: []string{"old", "new", "mods"}, Drivers: guest.Drivers})
+	var ids []string
+	skip := map[string]string{}
+	for _, c := range cells {
+		ids = append(ids, c.ID())
+		skip[c.ID()] = c.Skip
+	}
+	want := "old/v1 old/v1/docker-systemd old/v1/docker-cgroupfs old/v2 old/v2/docker-systemd old/v2/docker-cgroupfs " +
+		"new/v1 new/v1/docker-systemd new/v1/docker-cgroupfs new/v2 new/v2/docker-systemd new/v2/docker-cgroupfs " +
+		"mods/v1 mods/v1/docker-systemd mods/v1/docker-cgroupfs mods/v2 mods/v2/docker-systemd mods/v2/docker-cgroupfs " +
+		"plain/v1 plain/v2"
+	if got := strings.Join(ids, " "); got != want {
+		t.Errorf("cells\n got %s\nwant %s", got, want)
+	}
+	if skip["old/v1/docker-systemd"] != "" || skip["new/v2/docker-cgroupfs"] != "" {
+		t.Errorf("a kernel with a built-in disk driver skips: %q %q", skip["old/v1/docker-systemd"], skip["new/v2/docker-cgroupfs"])
+	}
+	if !strings.HasPrefix(skip["old/v2/docker-systemd"], "no cgroup2 memory controller before 4.5") {
+		t.Errorf("4.4's v2 Docker cell: %q", skip["old/v2/docker-systemd"])
+	}
+	if !strings.Contains(skip["mods/v1/docker-systemd"], "neither NVMe nor virtio-blk built in (CONFIG_BLK_DEV_NVME=m, CONFIG_VIRTIO_BLK=m)") {
+		t.Errorf("modules only: %q", skip["mods/v1/docker-systemd"])
+	}
+	if b, _ := rootBus(ks[0]); b != qemu.Virtio {
+		t.Errorf("4.4's bus %q", b)
+	}
+	if b, _ := rootBus(ks[1]); b != qemu.NVMe {
+		t.Errorf("6.1's bus %q", b)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/memlab/memlab/labs/matrix"
 	"github.com/memlab/memlab/labs/matrix/guest"
 	"github.com/memlab/memlab/labs/matrix/kernels"
+	"github.com/memlab/memlab/labs/matrix/sysimage"
 	"github.com/memlab/memlab/labs/runner"
 )
 
@@ -34,11 +35,18 @@ const matrixUsage = `usage: memlab matrix [flags]
                         whose relative paths are relative to the checkout's fixtures/); an
                         image the list names that is absent here skips its cells
   --modes v1,v2         cgroup modes to boot each kernel into
+  --docker NAMES        kernels (by name) that also get Docker cells: the systemd + Docker
+                        guest, its disk image built once from Debian's packages (mmdebstrap)
+                        and cached; "none" for no Docker cells (default bookworm,linux44)
+  --drivers LIST        the Docker cells' cgroup drivers (default systemd,cgroupfs)
+  --docker-suites PATTERNS  suites the Docker cells run besides --suites (default ./specs/docker)
+  --docker-timeout 300s hard timeout per Docker cell
+  --image-cache DIR     where the Docker guest image is kept (default ` + sysimage.DefaultDir + `)
   --suites PATTERNS     Go packages whose test binaries run in the guest, comma separated,
                         built in the current directory, which must be a memlab checkout
                         (default ./specs/rawcgroup,./specs/reexec: the claims a kernel and a
-                        cgroup mode decide; the guest has no Docker, and specs/runner grades
-                        a student's runner from the repository)
+                        cgroup mode decide; specs/runner grades a student's runner from the
+                        repository)
   --suite-bin FILES     prebuilt static test binaries instead of --suites
   --go CMD              the go command that builds --suites (default go)
   --label-filter EXPR   --ginkgo.label-filter for every suite
@@ -52,7 +60,7 @@ const matrixUsage = `usage: memlab matrix [flags]
   --ubuntu-mirror URL   Ubuntu archive (default ` + kernels.DefaultUbuntuMirror + `)
   --ubuntu-keyring FILE the keyring that verifies it (default ` + kernels.DefaultUbuntuKeyring + `)
   --refresh             ask the archive for newer kernels (otherwise a cached kernel is used offline)
-  --fetch-only          fetch and check the kernels, boot nothing
+  --fetch-only          fetch and check the kernels, build the Docker guest image; boot nothing
   --plan                print the cells, kernels, suites and baseline a run would use; touch nothing
   --out reports         where matrix.json, matrix.md and matrix/CELL/ go; only a complete
                         run replaces them (an interrupted one leaves matrix.partial/ beside)
@@ -93,6 +101,11 @@ func parseMatrixFlags(args []string) (matrix.Config, error) {
 	modesFlag := fs.String("modes", strings.Join(guest.Modes, ","), "")
 	suitesFlag := fs.String("suites", "./specs/rawcgroup,./specs/reexec", "")
 	suiteBin := fs.String("suite-bin", "", "")
+	dockerFlag := fs.String("docker", "bookworm,linux44", "")
+	driversFlag := fs.String("drivers", strings.Join(guest.Drivers, ","), "")
+	dockerSuites := fs.String("docker-suites", "./specs/docker", "")
+	fs.DurationVar(&cfg.DockerTimeout, "docker-timeout", 300*time.Second, "")
+	fs.StringVar(&cfg.Image.Dir, "image-cache", sysimage.DefaultDir, "")
 	fs.StringVar(&cfg.Go, "go", "go", "")
 	fs.StringVar(&cfg.LabelFilter, "label-filter", "", "")
 	fs.IntVar(&cfg.Jobs, "jobs", runtime.NumCPU(), "")
@@ -122,8 +135,14 @@ func parseMatrixFlags(args []string) (matrix.Config, error) {
 	if cfg.Modes, err = parseModes(*modesFlag); err != nil {
 		return cfg, err
 	}
-	if cfg.Jobs < 1 || cfg.MemoryMB < 256 || cfg.Timeout < 10*time.Second {
-		return cfg, fmt.Errorf("%w: matrix: --jobs >= 1, --memory >= 256, --timeout >= 10s", runner.ErrUsage)
+	if cfg.Jobs < 1 || cfg.MemoryMB < 256 || cfg.Timeout < 10*time.Second || cfg.DockerTimeout < 10*time.Second {
+		return cfg, fmt.Errorf("%w: matrix: --jobs >= 1, --memory >= 256, --timeout and --docker-timeout >= 10s", runner.ErrUsage)
+	}
+	if cfg.Docker, err = parseDocker(*dockerFlag, *driversFlag); err != nil {
+		return cfg, err
+	}
+	if *dockerSuites != "" {
+		cfg.DockerSuites = strings.Split(*dockerSuites, ",")
 	}
 	switch cfg.Accel {
 	case "auto", "kvm", "tcg":
@@ -173,6 +192,28 @@ func parseModes(s string) ([]string, error) {
 		}
 	}
 	return modes, nil
+}
+
+// parseDocker reads --docker and --drivers.
+func parseDocker(names, drivers string) (matrix.DockerPlan, error) {
+	var p matrix.DockerPlan
+	if names == "none" || names == "" {
+		return p, nil
+	}
+	for n := range strings.SplitSeq(names, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			p.Kernels = append(p.Kernels, n)
+		}
+	}
+	for d := range strings.SplitSeq(drivers, ",") {
+		switch d = strings.TrimSpace(d); d {
+		case guest.Systemd, guest.Cgroupfs:
+			p.Drivers = append(p.Drivers, d)
+		default:
+			return p, fmt.Errorf("%w: --drivers: %q is not systemd or cgroupfs", runner.ErrUsage, d)
+		}
+	}
+	return p, nil
 }
 
 // defaultKernelCache is shared by every root run (make matrix, CI); a user

@@ -1,0 +1,92 @@
+#!/bin/sh
+# memlab Docker cell (labs/matrix/guest): /opt/memlab/cell.sh on the suites
+# disk, run by the Docker guest's memlab-guest.service once systemd is up.
+# systemd mounted the cgroup mode the kernel command line chose; this script
+# checks it is the one memlab.mode= asked for, writes daemon.json with the
+# cell's cgroup driver, has systemd start Docker, runs the project's
+# provisioning check and every suite, and hands /out back (handback.sh).
+# Whatever goes wrong, it still hands back and powers off.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root TMPDIR=/tmp
+M=/opt/memlab
+mkdir -p /out /tmp /root
+
+SUITE_TIMEOUT=300
+LABEL_FILTER=
+# shellcheck source=/dev/null  # written by labs/matrix/guest for each run
+. "$M/guest.conf"
+
+mode=
+DRIVER=
+read -r cmdline < /proc/cmdline
+for w in $cmdline; do
+	case $w in
+	memlab.mode=*) mode=${w#memlab.mode=} ;;
+	memlab.driver=*) DRIVER=${w#memlab.driver=} ;;
+	esac
+done
+
+# What systemd mounted: cgroup2 at /sys/fs/cgroup (unified), or a tmpfs of
+# v1 hierarchies (legacy) with memory at /sys/fs/cgroup/memory.
+have=v1
+[ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ] && have=v2
+skip=
+if [ "$have" != "$mode" ]; then
+	skip="systemd mounted cgroup $have, not the $mode the cell asked for ($(grep -o 'systemd.unified[^ ]*' /proc/cmdline))"
+elif [ "$mode" = v2 ] && ! grep -qw memory /sys/fs/cgroup/cgroup.controllers; then
+	skip="cgroup v2 is mounted but memory is not in cgroup.controllers ($(cat /sys/fs/cgroup/cgroup.controllers))"
+elif [ "$mode" = v1 ] && [ ! -e /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then
+	skip="systemd's legacy hierarchy has no v1 memory controller at /sys/fs/cgroup/memory"
+fi
+
+# Docker, started by systemd with the cell's driver; no bridge and no
+# iptables: the lab's containers run with --network none.
+if [ -z "$skip" ]; then
+	mkdir -p /etc/docker
+	printf '{\n  "exec-opts": ["native.cgroupdriver=%s"],\n  "iptables": false,\n  "ip-masq": false,\n  "bridge": "none"\n}\n' "$DRIVER" > /etc/docker/daemon.json
+	echo "MEMLAB-DOCKER-START $(cut -d' ' -f1 /proc/uptime) driver $DRIVER"
+	if ! timeout 90 systemctl start docker.service; then
+		skip="systemctl start docker failed: $(journalctl -u docker -u containerd -o cat -n 3 --no-pager 2>/dev/null | tr '\n' ' ')"
+	fi
+	echo "MEMLAB-DOCKER-UP $(cut -d' ' -f1 /proc/uptime)"
+	docker version --format 'Docker {{.Server.Version}} (API {{.Server.APIVersion}}), containerd, runc as packaged' > /out/engine.txt 2>&1
+	got=$(docker info --format '{{.CgroupDriver}} cgroup v{{.CgroupVersion}} {{.Driver}}' 2>/dev/null)
+	echo "driver: $got" >> /out/engine.txt
+	if [ -z "$skip" ] && [ "${got%% *}" != "$DRIVER" ]; then
+		skip="dockerd runs with the ${got%% *} cgroup driver, not the $DRIVER this cell asked for"
+	fi
+	# The project's provisioning check, as on a student's fresh machine. Its
+	# build tools (go, qemu, shellcheck) are not in the guest: only the
+	# engine's line is the cell's business; the whole output is kept.
+	if [ -r "$M/provision.sh" ]; then
+		bash "$M/provision.sh" --check > /out/provision.txt 2>&1
+		echo "exit $?" >> /out/provision.txt
+	fi
+fi
+
+{
+	echo "kernel: $(uname -a)"
+	echo "cmdline: $(cat /proc/cmdline)"
+	echo "mode: $mode (systemd mounted $have), docker cgroup driver: $DRIVER"
+	echo "systemd: $(systemctl --version | head -n1)"
+	echo "--- /proc/cgroups"; cat /proc/cgroups
+	echo "--- cgroup mounts"; grep cgroup /proc/self/mountinfo
+	[ -r /sys/fs/cgroup/cgroup.controllers ] && echo "--- cgroup.controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+	echo "--- meminfo"; head -n 3 /proc/meminfo
+	echo "--- failed units"; systemctl --failed --no-legend --no-pager
+} > /out/env.txt 2>&1
+
+if [ -n "$skip" ]; then
+	echo "skip $skip" > /out/status
+	echo "MEMLAB-SKIP $skip"
+else
+	echo "ok" > /out/status
+	# shellcheck source=SCRIPTDIR/runsuites.sh
+	. "$M/runsuites.sh"
+	run_suites "$M/suites"
+	journalctl -u docker -u containerd -o short-monotonic --no-pager > /out/docker-journal.txt 2>&1
+fi
+
+cut -d' ' -f1 /proc/uptime > /out/uptime
+# shellcheck source=SCRIPTDIR/handback.sh
+. "$M/handback.sh"
