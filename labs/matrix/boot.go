@@ -47,15 +47,24 @@ func (c Cell) ID() string {
 	return c.Kernel.Name + "/" + c.Mode
 }
 
-// DockerPlan says which kernels get Docker cells, and on which drivers.
+// DockerPlan says which Docker cells a run has: patterns KERNEL,
+// KERNEL/MODE or KERNEL/MODE/DRIVER ("*" matches any one part; a missing
+// part is any), each naming the Docker cells of those kernels, modes and
+// cgroup drivers (guest.Systemd, guest.Cgroupfs).
 type DockerPlan struct {
-	Kernels []string // kernel names; nil: none
-	Drivers []string // guest.Systemd, guest.Cgroupfs
+	Cells []string
 }
 
-func (d DockerPlan) has(kernel string) bool {
-	for _, k := range d.Kernels {
-		if k == kernel {
+// Has says whether the plan names the Docker cell (kernel, mode, driver).
+func (d DockerPlan) Has(kernel, mode, driver string) bool {
+	for _, p := range d.Cells {
+		parts := strings.Split(p, "/")
+		want := []string{kernel, mode, driver}
+		ok := len(parts) <= 3
+		for i := 0; ok && i < len(parts); i++ {
+			ok = parts[i] == "*" || parts[i] == want[i]
+		}
+		if ok {
 			return true
 		}
 	}
@@ -64,16 +73,16 @@ func (d DockerPlan) has(kernel string) bool {
 
 // Plan is the list of cells: every kernel in every mode, kernels in list
 // order, modes inner; after a kernel's initramfs cells in a mode come its
-// Docker cells in that mode, one per driver, when docker names the kernel.
+// Docker cells in that mode that docker names, one per driver.
 func Plan(ks []kernels.Kernel, modes []string, docker DockerPlan) []Cell {
 	var cells []Cell
 	for _, k := range ks {
 		for _, m := range modes {
 			cells = append(cells, Cell{Kernel: k, Mode: m, Skip: skipBeforeBoot(k, m)})
-			if !docker.has(k.Name) {
-				continue
-			}
-			for _, d := range docker.Drivers {
+			for _, d := range guest.Drivers {
+				if !docker.Has(k.Name, m, d) {
+					continue
+				}
 				c := Cell{Kernel: k, Mode: m, Driver: d, Skip: skipBeforeBoot(k, m)}
 				if c.Skip == "" {
 					_, c.Skip = rootBus(k)

@@ -30,9 +30,9 @@ type Config struct {
 	Kernels     []kernels.Source // booted in this order, each in every mode
 	KernelsFrom string           // where the list came from, for the plan
 	Modes       []string         // guest.V1, guest.V2
-	// Docker: the kernels that also get Docker cells (the systemd + Docker
-	// guest), on which cgroup drivers; its image is built once into
-	// Image.Dir and kept.
+	// Docker: the Docker cells (the systemd + Docker guest on a kernel, a
+	// mode and a cgroup driver); its image is built once into Image.Dir
+	// and kept.
 	Docker DockerPlan
 	Image  sysimage.Builder
 	// DockerSuites are built besides the suites for the Docker cells only
@@ -187,7 +187,7 @@ func run(ctx context.Context, cfg Config, do steps) (Result, error) {
 	}
 	if cfg.FetchOnly {
 		// The Docker guest's image is fetched too: built once, then cached.
-		if len(cfg.Docker.Kernels) > 0 && len(cfg.Docker.Drivers) > 0 {
+		if len(cfg.Docker.Cells) > 0 {
 			b := cfg.Image
 			b.Log = say
 			img, err := do.dockerImage(ctx, b)
@@ -378,10 +378,14 @@ func (cfg *Config) dockerDisks(ctx context.Context, do steps, gc guest.Config, s
 	}
 	gc.Suites = suites
 	gc.SuiteTimeout = suiteTimeout(o.DockerTimeout, len(suites))
-	d := guest.DockerDisk{Config: gc, Provision: filepath.Join(cfg.ModuleDir, "vagrant", "provision.sh")}
+	d := guest.DockerDisk{Config: gc, Provision: filepath.Join(cfg.ModuleDir, "vagrant", "provision.sh"),
+		Capture: filepath.Join(cfg.ModuleDir, "labs", "docker", "testdata", "cgroups", "capture.sh")}
 	if _, err := os.Stat(d.Provision); err != nil {
 		cfg.Log("docker guest: no %s here: the cells skip the provisioning check", d.Provision)
 		d.Provision = ""
+	}
+	if _, err := os.Stat(d.Capture); err != nil {
+		d.Capture = ""
 	}
 	disk := filepath.Join(o.WorkDir, "suites.ext4")
 	if err := do.dockerDisk(ctx, d, disk); err != nil {
@@ -507,7 +511,7 @@ func (cfg *Config) writePlan(ctx context.Context, do steps) {
 		ids = append(ids, c.ID())
 	}
 	fmt.Fprintf(w, "cells (%d): %s\n", len(ids), strings.Join(ids, " "))
-	if len(cfg.Docker.Kernels) > 0 {
+	if len(cfg.Docker.Cells) > 0 {
 		b := cfg.Image
 		state := "not built: a run builds it (mmdebstrap, a few minutes, once)"
 		if img, err := b.Cached(); err == nil {

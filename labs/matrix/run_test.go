@@ -757,7 +757,7 @@ func TestPlanDockerCells(t *testing.T) {
 		{Source: kernels.Source{Name: "mods"}, Release: "6.1.0", Config: config("mods", "CONFIG_EXT4_FS=y\nCONFIG_BLK_DEV_NVME=m\nCONFIG_VIRTIO_BLK=m\n")},
 		{Source: kernels.Source{Name: "plain"}, Release: "6.1.0"},
 	}
-	cells := Plan(ks, guest.Modes, DockerPlan{Kernels: []string{"old", "new", "mods"}, Drivers: guest.Drivers})
+	cells := Plan(ks, guest.Modes, DockerPlan{Cells: []string{"old", "new/*", "mods/*/*"}})
 	var ids []string
 	skip := map[string]string{}
 	for _, c := range cells {
@@ -779,6 +779,14 @@ func TestPlanDockerCells(t *testing.T) {
 	}
 	if !strings.Contains(skip["mods/v1/docker-systemd"], "neither NVMe nor virtio-blk built in (CONFIG_BLK_DEV_NVME=m, CONFIG_VIRTIO_BLK=m)") {
 		t.Errorf("modules only: %q", skip["mods/v1/docker-systemd"])
+	}
+	one := Plan(ks[1:2], guest.Modes, DockerPlan{Cells: []string{"new/v2/systemd", "new/v1/cgroupfs", "nomatch/*/*", "new/v2/systemd/x"}})
+	ids = nil
+	for _, c := range one {
+		ids = append(ids, c.ID())
+	}
+	if got := strings.Join(ids, " "); got != "new/v1 new/v1/docker-cgroupfs new/v2 new/v2/docker-systemd" {
+		t.Errorf("named cells: %s", got)
 	}
 	if b, _ := rootBus(ks[0]); b != qemu.Virtio {
 		t.Errorf("4.4's bus %q", b)

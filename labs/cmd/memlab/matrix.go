@@ -23,6 +23,11 @@ import (
 	"github.com/memlab/memlab/labs/runner"
 )
 
+// defaultDockerCells are the Docker cells a run has unless --docker says
+// otherwise: the modern default (v2, systemd driver), v2 with cgroupfs,
+// and the article's own (v1, systemd driver) on bookworm and on 4.4.
+const defaultDockerCells = "bookworm/v2,bookworm/v1/systemd,linux44/v1/systemd"
+
 // builtinBaseline is the --baseline value that names the baseline built
 // into memlab.
 const builtinBaseline = "builtin"
@@ -35,10 +40,10 @@ const matrixUsage = `usage: memlab matrix [flags]
                         whose relative paths are relative to the checkout's fixtures/); an
                         image the list names that is absent here skips its cells
   --modes v1,v2         cgroup modes to boot each kernel into
-  --docker NAMES        kernels (by name) that also get Docker cells: the systemd + Docker
-                        guest, its disk image built once from Debian's packages (mmdebstrap)
-                        and cached; "none" for no Docker cells (default bookworm,linux44)
-  --drivers LIST        the Docker cells' cgroup drivers (default systemd,cgroupfs)
+  --docker CELLS        Docker cells, comma separated KERNEL[/MODE[/DRIVER]] (DRIVER systemd or
+                        cgroupfs; "*" or a missing part: any), or none: the systemd + Docker
+                        guest, its disk built once from Debian's packages (mmdebstrap) and
+                        cached (default ` + defaultDockerCells + `)
   --docker-suites PATTERNS  suites the Docker cells run besides --suites (default ./specs/docker)
   --docker-timeout 300s hard timeout per Docker cell
   --image-cache DIR     where the Docker guest image is kept (default ` + sysimage.DefaultDir + `)
@@ -101,8 +106,7 @@ func parseMatrixFlags(args []string) (matrix.Config, error) {
 	modesFlag := fs.String("modes", strings.Join(guest.Modes, ","), "")
 	suitesFlag := fs.String("suites", "./specs/rawcgroup,./specs/reexec", "")
 	suiteBin := fs.String("suite-bin", "", "")
-	dockerFlag := fs.String("docker", "bookworm,linux44", "")
-	driversFlag := fs.String("drivers", strings.Join(guest.Drivers, ","), "")
+	dockerFlag := fs.String("docker", defaultDockerCells, "")
 	dockerSuites := fs.String("docker-suites", "./specs/docker", "")
 	fs.DurationVar(&cfg.DockerTimeout, "docker-timeout", 300*time.Second, "")
 	fs.StringVar(&cfg.Image.Dir, "image-cache", sysimage.DefaultDir, "")
@@ -138,7 +142,7 @@ func parseMatrixFlags(args []string) (matrix.Config, error) {
 	if cfg.Jobs < 1 || cfg.MemoryMB < 256 || cfg.Timeout < 10*time.Second || cfg.DockerTimeout < 10*time.Second {
 		return cfg, fmt.Errorf("%w: matrix: --jobs >= 1, --memory >= 256, --timeout and --docker-timeout >= 10s", runner.ErrUsage)
 	}
-	if cfg.Docker, err = parseDocker(*dockerFlag, *driversFlag); err != nil {
+	if cfg.Docker, err = parseDocker(*dockerFlag); err != nil {
 		return cfg, err
 	}
 	if *dockerSuites != "" {
@@ -194,24 +198,26 @@ func parseModes(s string) ([]string, error) {
 	return modes, nil
 }
 
-// parseDocker reads --docker and --drivers.
-func parseDocker(names, drivers string) (matrix.DockerPlan, error) {
+// parseDocker reads --docker: KERNEL[/MODE[/DRIVER]] patterns, or "none".
+func parseDocker(list string) (matrix.DockerPlan, error) {
 	var p matrix.DockerPlan
-	if names == "none" || names == "" {
+	if list == "none" || list == "" {
 		return p, nil
 	}
-	for n := range strings.SplitSeq(names, ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			p.Kernels = append(p.Kernels, n)
+	for c := range strings.SplitSeq(list, ",") {
+		c = strings.TrimSpace(c)
+		parts := strings.Split(c, "/")
+		bad := c == "" || len(parts) > 3
+		if len(parts) > 1 && parts[1] != "*" && parts[1] != guest.V1 && parts[1] != guest.V2 {
+			bad = true
 		}
-	}
-	for d := range strings.SplitSeq(drivers, ",") {
-		switch d = strings.TrimSpace(d); d {
-		case guest.Systemd, guest.Cgroupfs:
-			p.Drivers = append(p.Drivers, d)
-		default:
-			return p, fmt.Errorf("%w: --drivers: %q is not systemd or cgroupfs", runner.ErrUsage, d)
+		if len(parts) > 2 && parts[2] != "*" && parts[2] != guest.Systemd && parts[2] != guest.Cgroupfs {
+			bad = true
 		}
+		if bad {
+			return p, fmt.Errorf("%w: --docker: %q: want KERNEL[/v1|v2|*[/systemd|cgroupfs|*]], comma separated, or none", runner.ErrUsage, c)
+		}
+		p.Cells = append(p.Cells, c)
 	}
 	return p, nil
 }

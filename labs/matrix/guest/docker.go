@@ -34,6 +34,9 @@ const SuitesLabel = "memlab-suites"
 type DockerDisk struct {
 	Config
 	Provision string // vagrant/provision.sh of the checkout
+	// Capture is labs/docker/testdata/cgroups/capture.sh of the checkout:
+	// each cell captures its layout's container cgroup tree into capture.tar.
+	Capture string
 }
 
 // BuildDockerDisk writes the Docker guest's second disk to file: a small
@@ -68,12 +71,15 @@ func BuildDockerDisk(ctx context.Context, d DockerDisk, file string) error {
 			return err
 		}
 	}
-	if d.Provision != "" {
-		data, err := os.ReadFile(d.Provision)
-		if err != nil {
-			return fmt.Errorf("the provisioning script: %w", err)
+	for name, from := range map[string]string{"provision.sh": d.Provision, "capture.sh": d.Capture} {
+		if from == "" {
+			continue
 		}
-		if err := put("provision.sh", data, 0o755); err != nil {
+		data, err := os.ReadFile(from)
+		if err != nil {
+			return err
+		}
+		if err := put(name, data, 0o755); err != nil {
 			return err
 		}
 	}

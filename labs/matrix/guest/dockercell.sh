@@ -85,6 +85,19 @@ else
 	. "$M/runsuites.sh"
 	run_suites "$M/suites"
 	journalctl -u docker -u containerd -o short-monotonic --no-pager > /out/docker-journal.txt 2>&1
+	# A fixture for labs/docker's unit tests: this layout's real tree, with
+	# the article's container (-m 128m, stress holding 100m) running.
+	if [ -r "$M/capture.sh" ] && docker image inspect memlab/stress:16.04 > /dev/null 2>&1; then
+		name=$mode-$DRIVER
+		{
+			docker run -d --name memlab-capture -m 128m --network none memlab/stress:16.04 \
+				stress --vm 1 --vm-bytes 100m --vm-keep
+			sleep 5
+			CAPTURE_OUT=/tmp/capture sh "$M/capture.sh" memlab-capture "$name" &&
+				tar -C /tmp/capture -cf /out/capture.tar "$name"
+			docker rm -f memlab-capture
+		} > /out/capture.log 2>&1
+	fi
 fi
 
 cut -d' ' -f1 /proc/uptime > /out/uptime
