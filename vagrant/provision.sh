@@ -394,7 +394,16 @@ start_docker_direct() {
 	dockerd_flags
 	say "docker: starting dockerd ${FLAGS[*]} (log $DOCKERD_LOG)"
 	printf '\n=== %s provision: dockerd %s\n' "$(date -Is)" "${FLAGS[*]}" >>"$DOCKERD_LOG"
-	setsid nohup dockerd "${FLAGS[@]}" >>"$DOCKERD_LOG" 2>&1 </dev/null &
+	# The daemon outlives this script: it must not keep any other file this
+	# script inherited (a caller's `flock LOCK make labs` would stay locked
+	# for as long as dockerd and its containerd run).
+	(
+		for fd in /proc/self/fd/*; do
+			fd=${fd##*/}
+			if [[ $fd -gt 2 ]]; then eval "exec $fd>&-"; fi
+		done
+		exec setsid nohup dockerd "${FLAGS[@]}" >>"$DOCKERD_LOG" 2>&1 </dev/null
+	) &
 	pid=$!
 	wait_docker "$pid"
 }
