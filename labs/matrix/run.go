@@ -194,7 +194,9 @@ func run(ctx context.Context, cfg Config, do steps) (Result, error) {
 			if err != nil {
 				return res, interrupted(ctx, err)
 			}
-			say("docker guest: image %s (%s)", img.Disk, strings.Join(img.Versions, " "))
+			if !img.Fresh {
+				say("docker guest: image %s (%s)", img.Disk, strings.Join(img.Versions, " "))
+			}
 		}
 		return res, nil
 	}

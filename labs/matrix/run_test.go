@@ -18,6 +18,7 @@ import (
 	"github.com/memlab/memlab/labs/matrix/kernels"
 	"github.com/memlab/memlab/labs/matrix/qemu"
 	"github.com/memlab/memlab/labs/report/ledger"
+	"github.com/onsi/ginkgo/v2/types"
 )
 
 // fakeMachine stands in for the kernel cache, go, the initramfs builder
@@ -793,5 +794,32 @@ func TestPlanDockerCells(t *testing.T) {
 	}
 	if b, _ := rootBus(ks[1]); b != qemu.NVMe {
 		t.Errorf("6.1's bus %q", b)
+	}
+}
+
+// A suite whose BeforeSuite failed decided none of its claims: its cell
+// has no result, naming the failure, never "ran" with its rows blank.
+func TestSuiteLevelFailureIsNoResult(t *testing.T) {
+	failed := types.Report{SuitePath: "/suites/docker", SuiteDescription: "docker: D1-D9", SpecReports: types.SpecReports{
+		{LeafNodeType: types.NodeTypeBeforeSuite, State: types.SpecStateFailed,
+			Failure: types.Failure{Message: "the lab image cannot be built: AppArmor enabled on system\\nmore"}},
+		{LeafNodeType: types.NodeTypeIt, State: types.SpecStateSkipped, LeafNodeText: "D1"},
+	}}
+	got := suiteFailures("docker", []types.Report{failed})
+	if len(got) != 1 || got[0] != "suite docker: [BeforeSuite] failed: the lab image cannot be built: AppArmor enabled on system\\nmore" {
+		t.Errorf("%q", got)
+	}
+	ok := types.Report{SuitePath: "/suites/rawcgroup", SpecReports: types.SpecReports{
+		{LeafNodeType: types.NodeTypeBeforeSuite, State: types.SpecStatePassed},
+		{LeafNodeType: types.NodeTypeIt, State: types.SpecStateFailed}, // a claim's failure is its verdict
+	}}
+	if got := suiteFailures("rawcgroup", []types.Report{ok}); len(got) != 0 {
+		t.Errorf("%q", got)
+	}
+	if status, why := statusOf(guest.Outcome{Suites: []guest.SuiteRun{{Name: "docker", Exit: 1}}}, nil); status != Ran || why != "" {
+		t.Errorf("%s %s", status, why)
+	}
+	if status, _ := statusOf(guest.Outcome{Suites: []guest.SuiteRun{{Name: "docker", Exit: 1}}}, suiteFailures("docker", []types.Report{failed})); status != NoResult {
+		t.Errorf("status %s", status)
 	}
 }
