@@ -379,7 +379,7 @@ func runCell(ctx context.Context, o BootOptions, c Cell) CellResult {
 	}
 	r.GuestSeconds, r.Suites = outc.Uptime, outc.Suites
 	if e, ok := hb.Files["engine.txt"]; ok {
-		r.Engine = strings.Join(strings.Fields(strings.ReplaceAll(string(e), "\n", "; ")), " ")
+		r.Engine = strings.Join(strings.Fields(strings.ReplaceAll(strings.TrimSpace(string(e)), "\n", "; ")), " ")
 	}
 	if art != "" {
 		for name, data := range hb.Files {

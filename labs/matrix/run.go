@@ -379,7 +379,11 @@ func (cfg *Config) dockerDisks(ctx context.Context, do steps, gc guest.Config, s
 		suites = append(slices.Clip(suites), more...)
 	}
 	gc.Suites = suites
-	gc.SuiteTimeout = suiteTimeout(o.DockerTimeout, len(suites))
+	// The Docker suite alone takes most of a Docker cell (its BeforeSuite
+	// builds the lab image in the guest): an equal share would cut it off.
+	// Each suite may take the cell's time after boot; the cell's own hard
+	// timeout bounds them all.
+	gc.SuiteTimeout = suiteTimeout(o.DockerTimeout, 1) - 20*time.Second
 	d := guest.DockerDisk{Config: gc, Provision: filepath.Join(cfg.ModuleDir, "vagrant", "provision.sh"),
 		Capture: filepath.Join(cfg.ModuleDir, "labs", "docker", "testdata", "cgroups", "capture.sh")}
 	if _, err := os.Stat(d.Provision); err != nil {

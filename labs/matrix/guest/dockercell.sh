@@ -49,11 +49,11 @@ if [ -z "$skip" ]; then
 		skip="systemctl start docker failed: $(journalctl -u docker -u containerd -o cat -n 3 --no-pager 2>/dev/null | tr '\n' ' ')"
 	fi
 	echo "MEMLAB-DOCKER-UP $(cut -d' ' -f1 /proc/uptime)"
-	docker version --format 'Docker {{.Server.Version}} (API {{.Server.APIVersion}}), containerd, runc as packaged' > /out/engine.txt 2>&1
-	got=$(docker info --format '{{.CgroupDriver}} cgroup v{{.CgroupVersion}} {{.Driver}}' 2>/dev/null)
-	echo "driver: $got" >> /out/engine.txt
-	if [ -z "$skip" ] && [ "${got%% *}" != "$DRIVER" ]; then
-		skip="dockerd runs with the ${got%% *} cgroup driver, not the $DRIVER this cell asked for"
+	docker version --format 'Docker {{.Server.Version}} (API {{.Server.APIVersion}})' > /out/engine.txt 2>&1
+	got=$(docker info --format '{{.CgroupDriver}}' 2>/dev/null)
+	docker info --format 'cgroup driver {{.CgroupDriver}}, cgroup v{{.CgroupVersion}}, storage {{.Driver}}' >> /out/engine.txt 2>&1
+	if [ -z "$skip" ] && [ "$got" != "$DRIVER" ]; then
+		skip="dockerd runs with the ${got:-unknown} cgroup driver, not the $DRIVER this cell asked for"
 	fi
 	# The project's provisioning check, as on a student's fresh machine. Its
 	# build tools (go, qemu, shellcheck) are not in the guest: only the
@@ -61,6 +61,7 @@ if [ -z "$skip" ]; then
 	if [ -r "$M/provision.sh" ]; then
 		bash "$M/provision.sh" --check > /out/provision.txt 2>&1
 		echo "exit $?" >> /out/provision.txt
+		grep '^provision: docker:\|^provision: missing: docker' /out/provision.txt | sed 's/^provision:/provision --check:/' >> /out/engine.txt
 	fi
 fi
 
@@ -90,12 +91,12 @@ else
 	if [ -r "$M/capture.sh" ] && docker image inspect memlab/stress:16.04 > /dev/null 2>&1; then
 		name=$mode-$DRIVER
 		{
-			docker run -d --name memlab-capture -m 128m --network none memlab/stress:16.04 \
+			timeout 60 docker run -d --name memlab-capture -m 128m --network none memlab/stress:16.04 \
 				stress --vm 1 --vm-bytes 100m --vm-keep
-			sleep 5
-			CAPTURE_OUT=/tmp/capture sh "$M/capture.sh" memlab-capture "$name" &&
+			sleep 3
+			CAPTURE_OUT=/tmp/capture timeout 30 sh "$M/capture.sh" memlab-capture "$name" &&
 				tar -C /tmp/capture -cf /out/capture.tar "$name"
-			docker rm -f memlab-capture
+			timeout 30 docker rm -f memlab-capture
 		} > /out/capture.log 2>&1
 	fi
 fi
