@@ -66,7 +66,9 @@ endif
 # folder beside the checkout; its v2 cell is skipped: no cgroup2 before 4.5;
 # where the folder is absent both cells are skipped, with the reason), and
 # bookworm's 6.1 in both modes, so the v2 claims run for real here too (the
-# host's memory controller is on v1).
+# host's memory controller is on v1), with bookworm's Docker cells (systemd +
+# Docker guests: v2 under the systemd and the cgroupfs driver, v1 under
+# systemd), so the Docker claims run on v2 and under systemd in CI.
 TEST_KERNELS ?= linux44=$(abspath $(MEMLAB_MATRIX_ROOT)/../shared/kernels/linux-4.4/bzImage),bookworm=debian:bookworm
 
 test: lint lint-vm unit test-vm labs matrix-test grade-check ## what CI runs: lint, unit tests, the labs, the kernel matrix, grading

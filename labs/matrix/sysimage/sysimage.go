@@ -85,7 +85,7 @@ func (b *Builder) defaults() {
 func Packages() []string {
 	data, _ := recipe.ReadFile("recipe/packages.txt")
 	var out []string
-	for _, l := range strings.Split(string(data), "\n") {
+	for l := range strings.SplitSeq(string(data), "\n") {
 		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
 			out = append(out, l)
 		}
@@ -227,9 +227,9 @@ func installed(root string, pkgs ...string) []string {
 		return nil
 	}
 	have := map[string]string{}
-	for _, para := range strings.Split(string(data), "\n\n") {
+	for para := range strings.SplitSeq(string(data), "\n\n") {
 		var name, version string
-		for _, l := range strings.Split(para, "\n") {
+		for l := range strings.SplitSeq(para, "\n") {
 			if v, ok := strings.CutPrefix(l, "Package: "); ok {
 				name = v
 			} else if v, ok := strings.CutPrefix(l, "Version: "); ok {
