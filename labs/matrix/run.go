@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/memlab/memlab/labs/docker"
 	"github.com/memlab/memlab/labs/matrix/guest"
 	"github.com/memlab/memlab/labs/matrix/kernels"
 	"github.com/memlab/memlab/labs/matrix/qemu"
@@ -393,6 +394,11 @@ func (cfg *Config) dockerDisks(ctx context.Context, do steps, gc guest.Config, s
 	if _, err := os.Stat(d.Capture); err != nil {
 		d.Capture = ""
 	}
+	if img, err := labImageArchive(filepath.Join(o.WorkDir, "lab-image.tar")); err != nil {
+		cfg.Log("docker guest: no lab image archive (%v): the Docker suite builds the image in each guest", err)
+	} else {
+		d.LabImage = img
+	}
 	disk := filepath.Join(o.WorkDir, "suites.ext4")
 	if err := do.dockerDisk(ctx, d, disk); err != nil {
 		return err
@@ -400,6 +406,23 @@ func (cfg *Config) dockerDisks(ctx context.Context, do steps, gc guest.Config, s
 	o.DockerImage, o.SuitesDisk = img.Disk, disk
 	cfg.Log("docker guest: %d cell(s) boot %s with the suites disk %s", n, img.Disk, disk)
 	return nil
+}
+
+// labImageArchive writes the lab image's `docker load` archive to file.
+func labImageArchive(file string) (string, error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return "", err
+	}
+	_, err = docker.Recipe{}.Archive(docker.DefaultImage, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(file)
+		return "", err
+	}
+	return file, nil
 }
 
 // checkInputs checks what a run reads before it starts: each kernel image

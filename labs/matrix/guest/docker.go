@@ -37,6 +37,10 @@ type DockerDisk struct {
 	// Capture is labs/docker/testdata/cgroups/capture.sh of the checkout:
 	// each cell captures its layout's container cgroup tree into capture.tar.
 	Capture string
+	// LabImage is the lab image as a `docker load` archive (labs/docker
+	// Recipe.Archive): the cell loads it rather than build the image under
+	// emulation. "": the Docker suite builds it in the guest.
+	LabImage string
 }
 
 // BuildDockerDisk writes the Docker guest's second disk to file: a small
@@ -71,7 +75,8 @@ func BuildDockerDisk(ctx context.Context, d DockerDisk, file string) error {
 			return err
 		}
 	}
-	for name, from := range map[string]string{"provision.sh": d.Provision, "capture.sh": d.Capture} {
+	size := int64(16 << 20)
+	for name, from := range map[string]string{"provision.sh": d.Provision, "capture.sh": d.Capture, "lab-image.tar": d.LabImage} {
 		if from == "" {
 			continue
 		}
@@ -82,8 +87,8 @@ func BuildDockerDisk(ctx context.Context, d DockerDisk, file string) error {
 		if err := put(name, data, 0o755); err != nil {
 			return err
 		}
+		size += int64(len(data))
 	}
-	size := int64(16 << 20)
 	seen := map[string]bool{}
 	for _, s := range d.Suites {
 		if !validName(s.Name) || seen[s.Name] {

@@ -45,9 +45,13 @@ func TestBuildDockerDisk(t *testing.T) {
 	if err := os.WriteFile(prov, []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	lab := filepath.Join(dir, "lab.tar")
+	if err := os.WriteFile(lab, []byte("manifest"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	disk := filepath.Join(dir, "suites.ext4")
 	d := DockerDisk{Config: Config{Suites: []Suite{{Name: "rawcgroup", Binary: bin}}, LabelFilter: "docker",
-		SuiteTimeout: 70 * time.Second}, Provision: prov}
+		SuiteTimeout: 70 * time.Second}, Provision: prov, LabImage: lab}
 	if err := BuildDockerDisk(t.Context(), d, disk); err != nil {
 		t.Fatal(err)
 	}
@@ -63,6 +67,9 @@ func TestBuildDockerDisk(t *testing.T) {
 	}
 	if got := cat("/guest.conf"); !strings.Contains(got, "SUITE_TIMEOUT=70\n") || !strings.Contains(got, "LABEL_FILTER=docker") {
 		t.Errorf("guest.conf: %q", got)
+	}
+	if got := cat("/lab-image.tar"); got != "manifest" {
+		t.Errorf("lab image: %q", got)
 	}
 	for _, f := range []string{"/cell.sh", "/runsuites.sh", "/handback.sh", "/provision.sh"} {
 		if cat(f) == "" {

@@ -55,6 +55,13 @@ if [ -z "$skip" ]; then
 	if [ -z "$skip" ] && [ "$got" != "$DRIVER" ]; then
 		skip="dockerd runs with the ${got:-unknown} cgroup driver, not the $DRIVER this cell asked for"
 	fi
+	# The lab image, made on the host from the same recipe and programs:
+	# loaded, not built under emulation (the Docker suite still rebuilds it
+	# if the guest's stress or busybox differ from the host's).
+	if [ -z "$skip" ] && [ -r "$M/lab-image.tar" ]; then
+		timeout 60 docker load -i "$M/lab-image.tar" > /out/lab-image.txt 2>&1
+		echo "lab image: $(tail -n1 /out/lab-image.txt) from the suites disk" >> /out/engine.txt
+	fi
 	# The project's provisioning check, as on a student's fresh machine. Its
 	# build tools (go, qemu, shellcheck) are not in the guest: only the
 	# engine's line is the cell's business; the whole output is kept.
