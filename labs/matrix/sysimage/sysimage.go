@@ -161,6 +161,13 @@ func (b Builder) Get(ctx context.Context) (Image, error) {
 	if img, err := b.Cached(); err == nil { // built while we waited
 		return img, nil
 	}
+	// With the lock held no build runs: a .build-* here is a killed one's.
+	stale, _ := filepath.Glob(filepath.Join(b.Dir, ".build-*"))
+	for _, d := range stale {
+		if os.RemoveAll(d) == nil {
+			b.Log("docker guest: removed %s, left by a killed build", d)
+		}
+	}
 	return b.build(ctx)
 }
 
