@@ -188,7 +188,7 @@ func run(ctx context.Context, cfg Config, do steps) (Result, error) {
 	}
 	if cfg.FetchOnly {
 		// The Docker guest's image is fetched too: built once, then cached.
-		if len(cfg.Docker.Cells) > 0 {
+		if hasDockerCells(Plan(res.Kernels, cfg.Modes, cfg.Docker)) {
 			b := cfg.Image
 			b.Log = say
 			img, err := do.dockerImage(ctx, b)
@@ -341,13 +341,7 @@ func suiteTimeout(guestTimeout time.Duration, suites int) time.Duration {
 // built here skips the Docker cells, saying why; only an interruption is
 // an error.
 func (cfg *Config) dockerDisks(ctx context.Context, do steps, gc guest.Config, suites []guest.Suite, o *BootOptions) error {
-	n := 0
-	for _, c := range o.Cells {
-		if c.Driver != "" && c.Skip == "" {
-			n++
-		}
-	}
-	if n == 0 {
+	if !hasDockerCells(o.Cells) {
 		return nil
 	}
 	skip := func(why string) {
@@ -404,8 +398,18 @@ func (cfg *Config) dockerDisks(ctx context.Context, do steps, gc guest.Config, s
 		return err
 	}
 	o.DockerImage, o.SuitesDisk = img.Disk, disk
-	cfg.Log("docker guest: %d cell(s) boot %s with the suites disk %s", n, img.Disk, disk)
+	cfg.Log("docker guest: the Docker cells boot %s with the suites disk %s", img.Disk, disk)
 	return nil
+}
+
+// hasDockerCells says whether cells boot the Docker guest.
+func hasDockerCells(cells []Cell) bool {
+	for _, c := range cells {
+		if c.Driver != "" && c.Skip == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // labImageArchive writes the lab image's `docker load` archive to file.
