@@ -41,6 +41,9 @@ type Config struct {
 	// SuiteBinaries, the Docker cells run those alone.
 	DockerSuites  []string
 	DockerTimeout time.Duration // hard timeout per Docker cell; default Timeout
+	// DockerCapture: each Docker cell also captures its container's cgroup
+	// tree (capture.tar, labs/docker's fixtures); it costs a cell ~30 s.
+	DockerCapture bool
 
 	// The suites each guest runs: prebuilt static test binaries, else the
 	// packages built with Go in ModuleDir (a memlab checkout).
@@ -385,7 +388,7 @@ func (cfg *Config) dockerDisks(ctx context.Context, do steps, gc guest.Config, s
 		cfg.Log("docker guest: no %s here: the cells skip the provisioning check", d.Provision)
 		d.Provision = ""
 	}
-	if _, err := os.Stat(d.Capture); err != nil {
+	if _, err := os.Stat(d.Capture); err != nil || !cfg.DockerCapture {
 		d.Capture = ""
 	}
 	if img, err := labImageArchive(filepath.Join(o.WorkDir, "lab-image.tar")); err != nil {

@@ -48,6 +48,8 @@ const matrixUsage = `usage: memlab matrix [flags]
                         cached (default ` + defaultDockerCells + `)
   --docker-suites PATTERNS  suites the Docker cells run besides --suites (default ./specs/docker)
   --docker-timeout 420s hard timeout per Docker cell
+  --docker-capture      each Docker cell also captures its container's cgroup tree into
+                        reports/matrix/CELL/capture.tar (labs/docker's fixtures; ~30 s a cell)
   --image-cache DIR     where the Docker guest image is kept (default ` + sysimage.DefaultDir + `)
   --suites PATTERNS     Go packages whose test binaries run in the guest, comma separated,
                         built in the current directory, which must be a memlab checkout
@@ -111,6 +113,7 @@ func parseMatrixFlags(args []string) (matrix.Config, error) {
 	dockerFlag := fs.String("docker", defaultDockerCells, "")
 	dockerSuites := fs.String("docker-suites", "./specs/docker", "")
 	fs.DurationVar(&cfg.DockerTimeout, "docker-timeout", 420*time.Second, "")
+	fs.BoolVar(&cfg.DockerCapture, "docker-capture", false, "")
 	fs.StringVar(&cfg.Image.Dir, "image-cache", sysimage.DefaultDir, "")
 	fs.StringVar(&cfg.Go, "go", "go", "")
 	fs.StringVar(&cfg.LabelFilter, "label-filter", "", "")
