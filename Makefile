@@ -72,7 +72,9 @@ endif
 # folder beside the checkout; its v2 cell is skipped: no cgroup2 before 4.5;
 # where the folder is absent both cells are skipped, with the reason), and
 # bookworm's 6.1 in both modes, so the v2 claims run for real here too (the
-# host's memory controller is on v1).
+# host's memory controller is on v1), with bookworm's Docker cells (systemd +
+# Docker guests: v2 under the systemd and the cgroupfs driver, v1 under
+# systemd), so the Docker claims run on v2 and under systemd in CI.
 TEST_KERNELS ?= linux44=$(abspath $(MEMLAB_MATRIX_ROOT)/../shared/kernels/linux-4.4/bzImage),bookworm=debian:bookworm
 
 test: lint lint-vm unit test-vm labs interrupts-short matrix-test grade-check ## what CI runs: lint, unit tests, the labs, interrupts, the kernel matrix, grading
@@ -137,12 +139,11 @@ bench: provision $(MEMLAB) ## wall times of the suites and the matrix against th
 	$(GINKGO) build -o bin ./specs/rawcgroup ./specs/reexec ./specs/docker >/dev/null
 	$(GO) run ./labs/cmd/labbench -runs $(BENCH_RUNS) -memlab $(MEMLAB) -target 10s bin/rawcgroup.test bin/reexec.test
 	$(GO) run ./labs/cmd/labbench -runs 3 -memlab $(MEMLAB) -target 15s bin/docker.test
-	@# The kernel matrix, once (kernels cached after the first run): target 90 s.
-	@start=$$(date +%s.%N); \
-	$(MEMLAB) matrix --go '$(GO)' --out $(REPORTS)/bench-matrix >$(REPORTS)/bench-matrix.log 2>&1 || \
-		{ echo "the kernel matrix failed: see $(REPORTS)/bench-matrix.log"; exit 1; }; \
-	end=$$(date +%s.%N); \
-	awk -v s=$$start -v e=$$end 'BEGIN { w = e - s; printf "%-28s %7.1fs  target 90s: %s\n", "kernel matrix, every cell", w, (w <= 90 ? "within" : "OVER") }'
+	@# The kernel matrix with its Docker cells, once (kernels and the Docker
+	@# guest image cached after the first run): 6 min in all, 150 s a Docker cell.
+	@$(MEMLAB) matrix --go '$(GO)' --out $(REPORTS)/bench-matrix >$(REPORTS)/bench-matrix.log 2>&1 || \
+		{ echo "the kernel matrix failed: see $(REPORTS)/bench-matrix.log"; exit 1; }
+	$(GO) run ./labs/cmd/labbench -matrix $(REPORTS)/bench-matrix/matrix.json -target 6m -cell-target 150s -build-target 5m
 
 clean: ## remove bin/ and reports/, and whatever a killed run left (memlab sweep)
 	@if [ -x $(MEMLAB) ] && [ "$$(id -u)" = 0 ]; then $(MEMLAB) sweep; fi

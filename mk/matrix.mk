@@ -1,6 +1,8 @@
 # mk/matrix.mk: the kernel matrix (issue 4): every kernel of
 # fixtures/kernels.txt booted under qemu in cgroup v1 and v2 mode, the spec
-# suites run inside each guest, the claims' verdicts tabulated per cell.
+# suites run inside each guest, the claims' verdicts tabulated per cell;
+# bookworm also boots with systemd and Docker (the Docker cells, issue 12;
+# MATRIX_FLAGS='--docker none' leaves them out).
 # Included by the top-level Makefile; also runs alone:
 #   make -f mk/matrix.mk matrix            run, write reports/matrix.{md,json},
 #                                          fail naming the cells whose verdict

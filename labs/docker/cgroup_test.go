@@ -69,9 +69,10 @@ var layouts = []struct {
 	name    string
 	version int
 }{
-	{"v1-cgroupfs", 1}, // captured on this project's host
-	{"v1-systemd", 1},  // the article's host
-	{"v2-cgroupfs", 2},
+	{"v1-cgroupfs", 1},        // captured on this project's host
+	{"v1-systemd", 1},         // captured in the matrix's 4.4 Docker cell (systemd legacy hierarchy)
+	{"v1-systemd-article", 1}, // the article's host, from its listings
+	{"v2-cgroupfs", 2},        // captured in the matrix's bookworm v2 Docker cells
 	{"v2-systemd", 2},
 }
 
@@ -108,7 +109,7 @@ func TestFindEachLayout(t *testing.T) {
 }
 
 func TestFindUnknownContainer(t *testing.T) {
-	h, want := loadFixture(t, "v1-systemd")
+	h, want := loadFixture(t, "v1-systemd-article")
 	_, err := h.Find(strings.Repeat("0", 64), 0)
 	if !errors.Is(err, ErrNoCgroup) {
 		t.Fatalf("unknown ID: %v, want ErrNoCgroup", err)
@@ -230,4 +231,67 @@ func TestLabelledRun(t *testing.T) {
 	if _, err := labelledRun(nil); err == nil {
 		t.Error("a container without a run label read as a run")
 	}
+}
+
+// The captured trees are real containers running the article's stress
+// (-m 128m, 100m held): their files read through the cgroup package as the
+// specs read them, and hold what the kernel said there.
+func TestCapturedContainers(t *testing.T) {
+	for _, name := range []string{"v1-systemd", "v2-systemd", "v2-cgroupfs"} {
+		t.Run(name, func(t *testing.T) {
+			h, want := loadFixture(t, name)
+			if !strings.Contains(readExpect(t, name), "source captured") {
+				t.Fatalf("%s is not a capture: its figures would be ours, not the kernel's", name)
+			}
+			loc, err := h.Find(want.id, want.pid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := loc.Group(h.Layout)
+			usage, err := g.Usage()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, st, err := g.Charged()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// stress's worker holds its 100m, all anonymous; the group is
+			// under its 128m limit.
+			if c.Anon < 100<<20 || usage < c.Anon || usage > want.limit {
+				t.Errorf("usage %d, anon %d, limit %d", usage, c.Anon, want.limit)
+			}
+			// Docker's swap limit with -m alone: on v1 memory+swap is twice
+			// the limit, on v2 memory.swap.max is the swap alone, MemorySwap - Memory.
+			swapFile, swapWant := "memory.memsw.limit_in_bytes", 2*want.limit
+			if h.Layout.Version == 2 {
+				swapFile, swapWant = "memory.swap.max", want.limit
+			}
+			raw, err := g.ReadFile(swapFile)
+			if err != nil || raw != strconv.FormatInt(swapWant, 10) {
+				t.Errorf("%s = %q (%v), want %d", swapFile, raw, err, swapWant)
+			}
+			// docker stats' MEM USAGE there: usage less the inactive file pages.
+			stats := container.MemoryStats{Usage: uint64(usage), Stats: map[string]uint64{}}
+			for k, v := range st.KeyValues {
+				stats.Stats[k] = uint64(v)
+			}
+			inactive := st.KeyValues["inactive_file"]
+			if h.Layout.Version == 1 {
+				inactive = st.KeyValues["total_inactive_file"]
+			}
+			if got := MemUsage(RuleUsageMinusInactiveFile, stats); int64(got) != usage-inactive {
+				t.Errorf("MEM USAGE %d, want usage %d - inactive file %d", got, usage, inactive)
+			}
+		})
+	}
+}
+
+func readExpect(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(fixtures, name, "expect"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

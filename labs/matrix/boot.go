@@ -26,28 +26,108 @@ const (
 	NoResult = "no result" // the guest hung, panicked or handed nothing back
 )
 
-// Cell is one guest: a kernel booted into one cgroup mode.
+// Cell is one guest: a kernel booted into one cgroup mode, either from the
+// initramfs guest, or (Driver set) from the Docker guest's disk with systemd
+// as PID 1 and Docker on that cgroup driver.
 type Cell struct {
 	Kernel kernels.Kernel
 	Mode   string
+	Driver string // "": the initramfs guest; guest.Systemd or guest.Cgroupfs: a Docker cell
 	Initrd string // this kernel's initramfs when it differs from the shared one
 	// Skip says why the cell is known to be skipped without booting it.
 	Skip string
 }
 
-// ID names a cell in tables and baselines: "bookworm/v2".
-func (c Cell) ID() string { return c.Kernel.Name + "/" + c.Mode }
+// ID names a cell in tables and baselines: "bookworm/v2", and for a Docker
+// cell "bookworm/v2/docker-systemd".
+func (c Cell) ID() string {
+	if c.Driver != "" {
+		return c.Kernel.Name + "/" + c.Mode + "/docker-" + c.Driver
+	}
+	return c.Kernel.Name + "/" + c.Mode
+}
 
-// Plan is every kernel in every mode, kernels in list order, modes inner.
-func Plan(ks []kernels.Kernel, modes []string) []Cell {
+// DockerPlan says which Docker cells a run has: patterns KERNEL,
+// KERNEL/MODE or KERNEL/MODE/DRIVER ("*" matches any one part; a missing
+// part is any), each naming the Docker cells of those kernels, modes and
+// cgroup drivers (guest.Systemd, guest.Cgroupfs).
+type DockerPlan struct {
+	Cells []string
+}
+
+// Has says whether the plan names the Docker cell (kernel, mode, driver).
+func (d DockerPlan) Has(kernel, mode, driver string) bool {
+	for _, p := range d.Cells {
+		parts := strings.Split(p, "/")
+		want := []string{kernel, mode, driver}
+		ok := len(parts) <= 3
+		for i := 0; ok && i < len(parts); i++ {
+			ok = parts[i] == "*" || parts[i] == want[i]
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Plan is the list of cells: every kernel in every mode, kernels in list
+// order, modes inner; after a kernel's initramfs cells in a mode come its
+// Docker cells in that mode that docker names, one per driver.
+func Plan(ks []kernels.Kernel, modes []string, docker DockerPlan) []Cell {
 	var cells []Cell
 	for _, k := range ks {
 		for _, m := range modes {
 			cells = append(cells, Cell{Kernel: k, Mode: m, Skip: skipBeforeBoot(k, m)})
+			for _, d := range guest.Drivers {
+				if !docker.Has(k.Name, m, d) {
+					continue
+				}
+				c := Cell{Kernel: k, Mode: m, Driver: d, Skip: skipBeforeBoot(k, m)}
+				if c.Skip == "" {
+					_, c.Skip = rootBus(k)
+				}
+				cells = append(cells, c)
+			}
 		}
 	}
 	return cells
 }
+
+// rootBus is the bus the Docker guest's disks go on: one whose driver the
+// kernel has built in (the guest boots its root disk without an
+// initramfs), or why there is none.
+func rootBus(k kernels.Kernel) (bus, skip string) {
+	if k.Config == "" {
+		return qemu.NVMe, "" // unknown: NVMe is what Debian's kernels build in
+	}
+	cfg, err := kernels.ReadConfig(k.Config)
+	if err != nil {
+		return qemu.NVMe, ""
+	}
+	if cfg["EXT4_FS"] != "y" {
+		return "", "the Docker guest's root is ext4, which this kernel does not have built in (CONFIG_EXT4_FS=" + orNone(cfg["EXT4_FS"]) + ")"
+	}
+	switch {
+	case cfg["BLK_DEV_NVME"] == "y":
+		return qemu.NVMe, ""
+	case cfg["VIRTIO_BLK"] == "y" && cfg["VIRTIO_PCI"] == "y":
+		return qemu.Virtio, ""
+	}
+	return "", fmt.Sprintf("the Docker guest boots from a disk without an initramfs, and this kernel has neither NVMe nor virtio-blk built in (CONFIG_BLK_DEV_NVME=%s, CONFIG_VIRTIO_BLK=%s)",
+		orNone(cfg["BLK_DEV_NVME"]), orNone(cfg["VIRTIO_BLK"]))
+}
+
+func orNone(v string) string {
+	if v == "" {
+		return "unset"
+	}
+	return v
+}
+
+// DockerMemoryMB is the least memory a Docker cell boots with: systemd,
+// containerd and dockerd besides the 128m container.
+const DockerMemoryMB = 1536
 
 // skipBeforeBoot is why a cell cannot run, known before booting it: its
 // image is absent, or its kernel is older than the mode.
@@ -68,6 +148,8 @@ type CellResult struct {
 	Release      string            `json:"release"`
 	Source       string            `json:"source"`
 	Mode         string            `json:"cgroup_mode"`
+	Driver       string            `json:"cgroup_driver,omitempty"` // a Docker cell's
+	Engine       string            `json:"engine,omitempty"`        // what the Docker cell's engine said of itself
 	Status       string            `json:"status"`
 	Reason       string            `json:"reason,omitempty"`
 	ConsoleTail  string            `json:"console_tail,omitempty"`
@@ -100,8 +182,13 @@ type BootOptions struct {
 	MemoryMB  int
 	Accel     string
 	WorkDir   string // each cell's qemu files go in a directory under it (removed after)
-	Artifacts string // each cell's console log and hand-back are kept in Artifacts/KERNEL-MODE
-	Log       func(format string, a ...any)
+	Artifacts string // each cell's console log and hand-back are kept in Artifacts/KERNEL-MODE[-docker-DRIVER]
+	// The Docker cells' disks: the guest image (written only through a
+	// snapshot) and the run's suites disk (read-only).
+	DockerImage   string
+	SuitesDisk    string
+	DockerTimeout time.Duration // hard timeout per Docker cell
+	Log           func(format string, a ...any)
 }
 
 // Boot boots every cell, at most Jobs at once, and returns their results in
@@ -173,7 +260,7 @@ func brief(reason string) string {
 
 func newResult(c Cell) CellResult {
 	r := CellResult{ID: c.ID(), Kernel: c.Kernel.Name, Release: c.Kernel.Release,
-		Source: c.Kernel.String(), Mode: c.Mode}
+		Source: c.Kernel.String(), Mode: c.Mode, Driver: c.Driver}
 	if c.Kernel.Config != "" {
 		if fs, err := kernels.CheckFile(c.Kernel.Config); err == nil {
 			for _, f := range fs {
@@ -215,15 +302,31 @@ func runCell(ctx context.Context, o BootOptions, c Cell) CellResult {
 	if c.Initrd != "" {
 		initrd = c.Initrd
 	}
-	dir, err := os.MkdirTemp(o.WorkDir, "cell-"+c.Kernel.Name+"-"+c.Mode+"-")
+	dir, err := os.MkdirTemp(o.WorkDir, "cell-"+artifactName(c)+"-")
 	if err != nil {
 		return noResult(c, "harness: "+err.Error(), "")
 	}
 	defer os.RemoveAll(dir)
-	res := qemu.Run(ctx, qemu.Guest{
+	g := qemu.Guest{
 		Kernel: c.Kernel.Image, Initrd: initrd, Append: guest.Cmdline(c.Mode),
 		MemoryMB: o.MemoryMB, Accel: o.Accel, Timeout: o.Timeout, Dir: dir,
-	})
+	}
+	if c.Driver != "" {
+		if o.DockerImage == "" || o.SuitesDisk == "" {
+			return noResult(c, "harness: a Docker cell without the Docker guest's disks", "")
+		}
+		bus, _ := rootBus(c.Kernel)
+		root := "/dev/nvme0n1"
+		if bus == qemu.Virtio {
+			root = "/dev/vda"
+		}
+		g.Initrd, g.Append, g.MemoryMB = "", guest.DockerCmdline(c.Mode, c.Driver, root), max(o.MemoryMB, DockerMemoryMB)
+		g.Disks = []qemu.Disk{{File: o.DockerImage, Snapshot: true, Bus: bus}, {File: o.SuitesDisk, Bus: bus}}
+		if o.DockerTimeout > 0 {
+			g.Timeout = o.DockerTimeout
+		}
+	}
+	res := qemu.Run(ctx, g)
 	r.WallSeconds = round(res.Wall.Seconds())
 	consoleText, _ := os.ReadFile(res.Console)
 	con := guest.ParseConsole(string(consoleText))
@@ -234,7 +337,7 @@ func runCell(ctx context.Context, o BootOptions, c Cell) CellResult {
 	tail := qemu.TailText(string(consoleText), 20)
 	var art string
 	if o.Artifacts != "" {
-		art = filepath.Join(o.Artifacts, c.Kernel.Name+"-"+c.Mode)
+		art = filepath.Join(o.Artifacts, artifactName(c))
 		if err := os.RemoveAll(art); err == nil && os.MkdirAll(art, 0o755) == nil {
 			_ = os.WriteFile(filepath.Join(art, "console.log"), consoleText, 0o644)
 			r.Artifacts = art
@@ -251,7 +354,7 @@ func runCell(ctx context.Context, o BootOptions, c Cell) CellResult {
 	case res.Err != nil && ctx.Err() != nil:
 		return fail("interrupted")
 	case res.TimedOut:
-		return fail(fmt.Sprintf("the guest did not finish within %s (killed)", o.Timeout))
+		return fail(fmt.Sprintf("the guest did not finish within %s (killed)", g.Timeout))
 	case res.Err != nil:
 		return fail(res.Err.Error())
 	}
@@ -275,6 +378,9 @@ func runCell(ctx context.Context, o BootOptions, c Cell) CellResult {
 		return fail(err.Error())
 	}
 	r.GuestSeconds, r.Suites = outc.Uptime, outc.Suites
+	if e, ok := hb.Files["engine.txt"]; ok {
+		r.Engine = strings.Join(strings.Fields(strings.ReplaceAll(strings.TrimSpace(string(e)), "\n", "; ")), " ")
+	}
 	if art != "" {
 		for name, data := range hb.Files {
 			if !strings.Contains(name, "/") {
@@ -298,6 +404,9 @@ func runCell(ctx context.Context, o BootOptions, c Cell) CellResult {
 	}
 	return r
 }
+
+// artifactName is a cell's directory name: KERNEL-MODE[-docker-DRIVER].
+func artifactName(c Cell) string { return strings.ReplaceAll(c.ID(), "/", "-") }
 
 // statusOf is a booted cell's status from what its suites handed back;
 // notes name the suites with no readable report. Such a suite decided
@@ -333,6 +442,7 @@ func reportFrom(o guest.Outcome, dir string) (ledger.Report, []string, error) {
 			notes = append(notes, fmt.Sprintf("suite %s: unreadable report: %v", name, err))
 			continue
 		}
+		notes = append(notes, suiteFailures(name, suites)...)
 		all = append(all, suites...)
 	}
 	for _, s := range o.Suites {
@@ -343,6 +453,26 @@ func reportFrom(o guest.Outcome, dir string) (ledger.Report, []string, error) {
 	}
 	rep, err := ledger.FromGinkgo(all)
 	return rep, notes, err
+}
+
+// suiteFailures names what kept a suite from deciding its claims: it did
+// not run to its end, or a suite-level node (BeforeSuite, AfterSuite) failed,
+// which leaves every claim of the suite without a verdict.
+func suiteFailures(name string, suites []types.Report) []string {
+	out := ledger.Unfinished(suites)
+	for _, s := range suites {
+		for _, spec := range s.SpecReports {
+			if !spec.LeafNodeType.Is(types.NodeTypesForSuiteLevelNodes) || !spec.State.Is(types.SpecStateFailureStates) {
+				continue
+			}
+			msg := firstLine(spec.Failure.Message)
+			if len(msg) > 300 {
+				msg = msg[:299] + "…"
+			}
+			out = append(out, fmt.Sprintf("suite %s: [%s] %s: %s", name, spec.LeafNodeType, spec.State, msg))
+		}
+	}
+	return out
 }
 
 func lastLine(b []byte) string {

@@ -45,7 +45,7 @@ func sample() Matrix {
 func TestPlanOrder(t *testing.T) {
 	ks := []kernels.Kernel{{Source: kernels.Source{Name: "a"}}, {Source: kernels.Source{Name: "b"}}}
 	var ids []string
-	for _, c := range Plan(ks, guest.Modes) {
+	for _, c := range Plan(ks, guest.Modes, DockerPlan{}) {
 		ids = append(ids, c.ID())
 	}
 	if got := strings.Join(ids, " "); got != "a/v1 a/v2 b/v1 b/v2" {

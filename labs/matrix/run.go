@@ -15,12 +15,15 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/memlab/memlab/labs/docker"
 	"github.com/memlab/memlab/labs/matrix/guest"
 	"github.com/memlab/memlab/labs/matrix/kernels"
 	"github.com/memlab/memlab/labs/matrix/qemu"
+	"github.com/memlab/memlab/labs/matrix/sysimage"
 )
 
 // Config is one run of the kernel matrix, as the command's flags give it.
@@ -28,6 +31,19 @@ type Config struct {
 	Kernels     []kernels.Source // booted in this order, each in every mode
 	KernelsFrom string           // where the list came from, for the plan
 	Modes       []string         // guest.V1, guest.V2
+	// Docker: the Docker cells (the systemd + Docker guest on a kernel, a
+	// mode and a cgroup driver); its image is built once into Image.Dir
+	// and kept.
+	Docker DockerPlan
+	Image  sysimage.Builder
+	// DockerSuites are built besides the suites for the Docker cells only
+	// (the initramfs guest has no engine): default ./specs/docker. With
+	// SuiteBinaries, the Docker cells run those alone.
+	DockerSuites  []string
+	DockerTimeout time.Duration // hard timeout per Docker cell; default Timeout
+	// DockerCapture: each Docker cell also captures its container's cgroup
+	// tree (capture.tar, labs/docker's fixtures); it costs a cell ~30 s.
+	DockerCapture bool
 
 	// The suites each guest runs: prebuilt static test binaries, else the
 	// packages built with Go in ModuleDir (a memlab checkout).
@@ -76,6 +92,8 @@ type steps struct {
 	fetch       func(ctx context.Context, c *kernels.Cache, s kernels.Source) (kernels.Kernel, error)
 	buildSuites func(ctx context.Context, goBin, moduleDir string, patterns []string, outDir string) ([]guest.Suite, error)
 	buildInitrd func(cfg guest.Config, file string) error
+	dockerImage func(ctx context.Context, b sysimage.Builder) (sysimage.Image, error)
+	dockerDisk  func(ctx context.Context, d guest.DockerDisk, file string) error
 	boot        func(ctx context.Context, o BootOptions) Matrix
 }
 
@@ -87,6 +105,8 @@ var machine = steps{
 	},
 	buildSuites: guest.BuildSuites,
 	buildInitrd: guest.Build,
+	dockerImage: func(ctx context.Context, b sysimage.Builder) (sysimage.Image, error) { return b.Get(ctx) },
+	dockerDisk:  guest.BuildDockerDisk,
 	boot:        Boot,
 }
 
@@ -171,6 +191,18 @@ func run(ctx context.Context, cfg Config, do steps) (Result, error) {
 		describeKernel(k, say)
 	}
 	if cfg.FetchOnly {
+		// The Docker guest's image is fetched too: built once, then cached.
+		if hasDockerCells(Plan(res.Kernels, cfg.Modes, cfg.Docker)) {
+			b := cfg.Image
+			b.Log = say
+			img, err := do.dockerImage(ctx, b)
+			if err != nil {
+				return res, interrupted(ctx, err)
+			}
+			if !img.Fresh {
+				say("docker guest: image %s (%s)", img.Disk, strings.Join(img.Versions, " "))
+			}
+		}
 		return res, nil
 	}
 
@@ -187,15 +219,19 @@ func run(ctx context.Context, cfg Config, do steps) (Result, error) {
 		say("initramfs %.1f MiB: busybox, stress, %d suite(s)", float64(st.Size())/(1<<20), len(suites))
 	}
 
-	cells := Plan(res.Kernels, cfg.Modes)
+	cells := Plan(res.Kernels, cfg.Modes, cfg.Docker)
 	if err := kernelInitrds(cells, initrd, work); err != nil {
 		return res, err
 	}
-	say("booting %d cells, %d at a time (%s, %d MiB, timeout %s each)", len(cells), cfg.Jobs, cfg.Accel, cfg.MemoryMB, cfg.Timeout)
-	m := do.boot(ctx, BootOptions{
+	opts := BootOptions{
 		Cells: cells, Initrd: initrd, Jobs: cfg.Jobs, Timeout: cfg.Timeout, MemoryMB: cfg.MemoryMB,
-		Accel: cfg.Accel, WorkDir: work, Artifacts: st.artifacts(), Log: say,
-	})
+		Accel: cfg.Accel, WorkDir: work, Artifacts: st.artifacts(), Log: say, DockerTimeout: cfg.DockerTimeout,
+	}
+	if err := cfg.dockerDisks(ctx, do, gc, suites, &opts); err != nil {
+		return res, interrupted(ctx, err)
+	}
+	say("booting %d cells, %d at a time (%s, %d MiB, timeout %s each)", len(cells), cfg.Jobs, cfg.Accel, cfg.MemoryMB, cfg.Timeout)
+	m := do.boot(ctx, opts)
 	res.Matrix = m
 	// Only a complete run replaces the previous one's reports; an
 	// interrupted one keeps what it has beside them.
@@ -267,6 +303,9 @@ func (cfg *Config) setDefaults() {
 	if cfg.Jobs <= 0 {
 		cfg.Jobs = runtime.NumCPU()
 	}
+	if cfg.DockerTimeout <= 0 {
+		cfg.DockerTimeout = cfg.Timeout
+	}
 	if cfg.ModuleDir == "" {
 		cfg.ModuleDir = "."
 	}
@@ -299,6 +338,99 @@ func (cfg *Config) suites(ctx context.Context, do steps, dir string) ([]guest.Su
 func suiteTimeout(guestTimeout time.Duration, suites int) time.Duration {
 	t := (guestTimeout - 40*time.Second) / time.Duration(max(suites, 1))
 	return max(t, 10*time.Second)
+}
+
+// dockerDisks readies the Docker cells' two disks: the guest image (built
+// once, then cached) and this run's suites disk. An image that cannot be
+// built here skips the Docker cells, saying why; only an interruption is
+// an error.
+func (cfg *Config) dockerDisks(ctx context.Context, do steps, gc guest.Config, suites []guest.Suite, o *BootOptions) error {
+	if !hasDockerCells(o.Cells) {
+		return nil
+	}
+	skip := func(why string) {
+		cfg.Log("docker cells skipped: %s", why)
+		for i := range o.Cells {
+			if o.Cells[i].Driver != "" && o.Cells[i].Skip == "" {
+				o.Cells[i].Skip = why
+			}
+		}
+	}
+	b := cfg.Image
+	b.Log = cfg.Log
+	img, err := do.dockerImage(ctx, b)
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		skip("the Docker guest image: " + firstLine(err.Error()))
+		return nil
+	}
+	if !img.Fresh {
+		cfg.Log("docker guest: image %s (%s)", img.Disk, strings.Join(img.Versions, " "))
+	}
+	if len(cfg.SuiteBinaries) == 0 && len(cfg.DockerSuites) > 0 {
+		cfg.Log("building %s for the Docker cells", strings.Join(cfg.DockerSuites, ","))
+		more, err := do.buildSuites(ctx, cfg.Go, cfg.ModuleDir, cfg.DockerSuites, filepath.Join(o.WorkDir, "suites-docker"))
+		if err != nil {
+			return err
+		}
+		suites = append(slices.Clip(suites), more...)
+	}
+	gc.Suites = suites
+	// The Docker suite alone takes most of a Docker cell (its BeforeSuite
+	// builds the lab image in the guest): an equal share would cut it off.
+	// Each suite may take the cell's time after boot; the cell's own hard
+	// timeout bounds them all.
+	gc.SuiteTimeout = suiteTimeout(o.DockerTimeout, 1) - 20*time.Second
+	d := guest.DockerDisk{Config: gc, Provision: filepath.Join(cfg.ModuleDir, "vagrant", "provision.sh"),
+		Capture: filepath.Join(cfg.ModuleDir, "labs", "docker", "testdata", "cgroups", "capture.sh")}
+	if _, err := os.Stat(d.Provision); err != nil {
+		cfg.Log("docker guest: no %s here: the cells skip the provisioning check", d.Provision)
+		d.Provision = ""
+	}
+	if _, err := os.Stat(d.Capture); err != nil || !cfg.DockerCapture {
+		d.Capture = ""
+	}
+	if img, err := labImageArchive(filepath.Join(o.WorkDir, "lab-image.tar")); err != nil {
+		cfg.Log("docker guest: no lab image archive (%v): the Docker suite builds the image in each guest", err)
+	} else {
+		d.LabImage = img
+	}
+	disk := filepath.Join(o.WorkDir, "suites.ext4")
+	if err := do.dockerDisk(ctx, d, disk); err != nil {
+		return err
+	}
+	o.DockerImage, o.SuitesDisk = img.Disk, disk
+	cfg.Log("docker guest: the Docker cells boot %s with the suites disk %s", img.Disk, disk)
+	return nil
+}
+
+// hasDockerCells says whether cells boot the Docker guest.
+func hasDockerCells(cells []Cell) bool {
+	for _, c := range cells {
+		if c.Driver != "" && c.Skip == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// labImageArchive writes the lab image's `docker load` archive to file.
+func labImageArchive(file string) (string, error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return "", err
+	}
+	_, err = docker.Recipe{}.Archive(docker.DefaultImage, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(file)
+		return "", err
+	}
+	return file, nil
 }
 
 // checkInputs checks what a run reads before it starts: each kernel image
@@ -336,7 +468,7 @@ func kernelInitrds(cells []Cell, shared, work string) error {
 	made := map[string]string{}
 	for i, c := range cells {
 		k := c.Kernel
-		if len(k.Modules) == 0 || c.Skip != "" {
+		if len(k.Modules) == 0 || c.Skip != "" || c.Driver != "" { // a Docker cell boots from its disk
 			continue
 		}
 		if _, ok := made[k.Name]; !ok {
@@ -412,10 +544,18 @@ func (cfg *Config) writePlan(ctx context.Context, do steps) {
 		ks[i].Source = s
 	}
 	var ids []string
-	for _, c := range Plan(ks, cfg.Modes) {
+	for _, c := range Plan(ks, cfg.Modes, cfg.Docker) {
 		ids = append(ids, c.ID())
 	}
 	fmt.Fprintf(w, "cells (%d): %s\n", len(ids), strings.Join(ids, " "))
+	if len(cfg.Docker.Cells) > 0 {
+		b := cfg.Image
+		state := "not built: a run builds it (mmdebstrap, a few minutes, once)"
+		if img, err := b.Cached(); err == nil {
+			state = "cached, " + strings.Join(img.Versions, " ")
+		}
+		fmt.Fprintf(w, "docker guest image: %s (%s); Docker cells also run %s\n", b.Path(), state, strings.Join(cfg.DockerSuites, ", "))
+	}
 	if len(cfg.SuiteBinaries) > 0 {
 		fmt.Fprintf(w, "suites: %s\n", strings.Join(cfg.SuiteBinaries, ", "))
 	} else {

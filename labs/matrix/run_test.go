@@ -16,7 +16,9 @@ import (
 	"github.com/memlab/memlab/labs/kernel/proc"
 	"github.com/memlab/memlab/labs/matrix/guest"
 	"github.com/memlab/memlab/labs/matrix/kernels"
+	"github.com/memlab/memlab/labs/matrix/qemu"
 	"github.com/memlab/memlab/labs/report/ledger"
+	"github.com/onsi/ginkgo/v2/types"
 )
 
 // fakeMachine stands in for the kernel cache, go, the initramfs builder
@@ -135,7 +137,7 @@ func baselineOf(t *testing.T, cfg Config, verdict func(cell, claim string) ledge
 	for _, s := range cfg.Kernels {
 		ks = append(ks, kernels.Kernel{Source: s, Release: s.Name + "-release"})
 	}
-	m := f.steps().boot(context.Background(), BootOptions{Cells: Plan(ks, cfg.Modes), Initrd: writeTemp(t)})
+	m := f.steps().boot(context.Background(), BootOptions{Cells: Plan(ks, cfg.Modes, cfg.Docker), Initrd: writeTemp(t)})
 	b, err := json.Marshal(m.Baseline())
 	if err != nil {
 		t.Fatal(err)
@@ -508,7 +510,7 @@ func TestPlanSkipsCgroup2BeforeItsKernel(t *testing.T) {
 	}
 	skips := map[string]string{}
 	for _, c := range Plan([]kernels.Kernel{k("a", "4.4.178-memlab"), k("b", "4.5.0"), k("c", "unknown"),
-		{Source: kernels.Source{Name: "d"}, Release: "unknown", Missing: "/x does not exist"}}, guest.Modes) {
+		{Source: kernels.Source{Name: "d"}, Release: "unknown", Missing: "/x does not exist"}}, guest.Modes, DockerPlan{}) {
 		skips[c.ID()] = c.Skip
 	}
 	want := map[string]string{
@@ -538,7 +540,7 @@ func TestKernelsWithModulesGetTheirOwnInitramfs(t *testing.T) {
 	}
 	xenial := kernels.Kernel{Source: kernels.Source{Name: "xenial"}, Release: "4.4.0-210-generic", Modules: []string{ko}}
 	plain := kernels.Kernel{Source: kernels.Source{Name: "bookworm"}, Release: "6.1.0-50-cloud-amd64"}
-	cells := Plan([]kernels.Kernel{xenial, plain}, guest.Modes)
+	cells := Plan([]kernels.Kernel{xenial, plain}, guest.Modes, DockerPlan{})
 	if err := kernelInitrds(cells, shared, work); err != nil {
 		t.Fatal(err)
 	}
@@ -738,5 +740,86 @@ func TestRunChecksTheReportsDirectoryFirst(t *testing.T) {
 	}
 	if len(f.fetched)+len(f.boots) != 0 || f.built != nil {
 		t.Errorf("fetched %v, built %v, booted %d before finding the reports directory unwritable", f.fetched, f.built, len(f.boots))
+	}
+}
+
+func TestPlanDockerCells(t *testing.T) {
+	dir := t.TempDir()
+	config := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ks := []kernels.Kernel{
+		{Source: kernels.Source{Name: "old"}, Release: "4.4.178-memlab", Config: config("old", "CONFIG_EXT4_FS=y\nCONFIG_VIRTIO_BLK=y\nCONFIG_VIRTIO_PCI=y\n")},
+		{Source: kernels.Source{Name: "new"}, Release: "6.1.0", Config: config("new", "CONFIG_EXT4_FS=y\nCONFIG_BLK_DEV_NVME=y\nCONFIG_VIRTIO_BLK=m\n")},
+		{Source: kernels.Source{Name: "mods"}, Release: "6.1.0", Config: config("mods", "CONFIG_EXT4_FS=y\nCONFIG_BLK_DEV_NVME=m\nCONFIG_VIRTIO_BLK=m\n")},
+		{Source: kernels.Source{Name: "plain"}, Release: "6.1.0"},
+	}
+	cells := Plan(ks, guest.Modes, DockerPlan{Cells: []string{"old", "new/*", "mods/*/*"}})
+	var ids []string
+	skip := map[string]string{}
+	for _, c := range cells {
+		ids = append(ids, c.ID())
+		skip[c.ID()] = c.Skip
+	}
+	want := "old/v1 old/v1/docker-systemd old/v1/docker-cgroupfs old/v2 old/v2/docker-systemd old/v2/docker-cgroupfs " +
+		"new/v1 new/v1/docker-systemd new/v1/docker-cgroupfs new/v2 new/v2/docker-systemd new/v2/docker-cgroupfs " +
+		"mods/v1 mods/v1/docker-systemd mods/v1/docker-cgroupfs mods/v2 mods/v2/docker-systemd mods/v2/docker-cgroupfs " +
+		"plain/v1 plain/v2"
+	if got := strings.Join(ids, " "); got != want {
+		t.Errorf("cells\n got %s\nwant %s", got, want)
+	}
+	if skip["old/v1/docker-systemd"] != "" || skip["new/v2/docker-cgroupfs"] != "" {
+		t.Errorf("a kernel with a built-in disk driver skips: %q %q", skip["old/v1/docker-systemd"], skip["new/v2/docker-cgroupfs"])
+	}
+	if !strings.HasPrefix(skip["old/v2/docker-systemd"], "no cgroup2 memory controller before 4.5") {
+		t.Errorf("4.4's v2 Docker cell: %q", skip["old/v2/docker-systemd"])
+	}
+	if !strings.Contains(skip["mods/v1/docker-systemd"], "neither NVMe nor virtio-blk built in (CONFIG_BLK_DEV_NVME=m, CONFIG_VIRTIO_BLK=m)") {
+		t.Errorf("modules only: %q", skip["mods/v1/docker-systemd"])
+	}
+	one := Plan(ks[1:2], guest.Modes, DockerPlan{Cells: []string{"new/v2/systemd", "new/v1/cgroupfs", "nomatch/*/*", "new/v2/systemd/x"}})
+	ids = nil
+	for _, c := range one {
+		ids = append(ids, c.ID())
+	}
+	if got := strings.Join(ids, " "); got != "new/v1 new/v1/docker-cgroupfs new/v2 new/v2/docker-systemd" {
+		t.Errorf("named cells: %s", got)
+	}
+	if b, _ := rootBus(ks[0]); b != qemu.Virtio {
+		t.Errorf("4.4's bus %q", b)
+	}
+	if b, _ := rootBus(ks[1]); b != qemu.NVMe {
+		t.Errorf("6.1's bus %q", b)
+	}
+}
+
+// A suite whose BeforeSuite failed decided none of its claims: its cell
+// has no result, naming the failure, never "ran" with its rows blank.
+func TestSuiteLevelFailureIsNoResult(t *testing.T) {
+	failed := types.Report{SuitePath: "/suites/docker", SuiteDescription: "docker: D1-D9", SpecReports: types.SpecReports{
+		{LeafNodeType: types.NodeTypeBeforeSuite, State: types.SpecStateFailed,
+			Failure: types.Failure{Message: "the lab image cannot be built: AppArmor enabled on system\\nmore"}},
+		{LeafNodeType: types.NodeTypeIt, State: types.SpecStateSkipped, LeafNodeText: "D1"},
+	}}
+	got := suiteFailures("docker", []types.Report{failed})
+	if len(got) != 1 || got[0] != "suite docker: [BeforeSuite] failed: the lab image cannot be built: AppArmor enabled on system\\nmore" {
+		t.Errorf("%q", got)
+	}
+	ok := types.Report{SuitePath: "/suites/rawcgroup", SpecReports: types.SpecReports{
+		{LeafNodeType: types.NodeTypeBeforeSuite, State: types.SpecStatePassed},
+		{LeafNodeType: types.NodeTypeIt, State: types.SpecStateFailed}, // a claim's failure is its verdict
+	}}
+	if got := suiteFailures("rawcgroup", []types.Report{ok}); len(got) != 0 {
+		t.Errorf("%q", got)
+	}
+	if status, why := statusOf(guest.Outcome{Suites: []guest.SuiteRun{{Name: "docker", Exit: 1}}}, nil); status != Ran || why != "" {
+		t.Errorf("%s %s", status, why)
+	}
+	if status, _ := statusOf(guest.Outcome{Suites: []guest.SuiteRun{{Name: "docker", Exit: 1}}}, suiteFailures("docker", []types.Report{failed})); status != NoResult {
+		t.Errorf("status %s", status)
 	}
 }

@@ -122,6 +122,9 @@ func cellNotes(c CellResult) []string {
 	if c.Reason != "" {
 		out = append(out, c.Status+": "+c.Reason)
 	}
+	if c.Engine != "" {
+		out = append(out, "engine: "+c.Engine)
+	}
 	for _, f := range c.Config {
 		out = append(out, "config: "+f.String())
 	}

@@ -19,7 +19,18 @@ func main() {
 	runs := flag.Int("runs", 5, "runs per suite")
 	memlab := flag.String("memlab", "bin/memlab", "the memlab binary whose peak memory is measured")
 	target := flag.Duration("target", 10*time.Second, "the wall-time target for all suites together (median)")
+	matrixJSON := flag.String("matrix", "", "report a kernel matrix run's times from its matrix.json instead of timing suites")
+	imageDir := flag.String("image-cache", "/var/cache/memlab/images", "with -matrix: where the Docker guest image's build time is recorded")
+	cellTarget := flag.Duration("cell-target", 150*time.Second, "with -matrix: the target for one Docker cell")
+	buildTarget := flag.Duration("build-target", 5*time.Minute, "with -matrix: the target for building the Docker guest image once")
 	flag.Parse()
+	if *matrixJSON != "" {
+		if err := matrixTimes(*matrixJSON, *imageDir, *target, *cellTarget, *buildTarget); err != nil {
+			fmt.Fprintln(os.Stderr, "labbench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if flag.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "usage: labbench [-runs N] [-memlab bin/memlab] SUITE.test...")
 		os.Exit(64)

@@ -99,6 +99,8 @@ func TestBadInputIsOneLineWithItsOwnStatus(t *testing.T) {
 		{"grade with an unknown flag", nil, nil, []string{"grade", "--bogus"}, exitUsage, "grade: flag provided but not defined: -bogus (memlab grade --help)"},
 		{"matrix with an unknown flag", nil, nil, []string{"matrix", "--bogus"}, exitUsage, "(memlab matrix --help)"},
 		{"matrix with an argument", nil, nil, []string{"matrix", "extra"}, exitUsage, "matrix takes no arguments"},
+		{"matrix with a bad Docker cell", nil, nil, []string{"matrix", "--docker", "bookworm/v3"}, exitUsage, `--docker: "bookworm/v3": want KERNEL[/v1|v2|*[/systemd|cgroupfs|*]]`},
+		{"matrix with an unknown cgroup driver", nil, nil, []string{"matrix", "--docker", "bookworm/v2/docker"}, exitUsage, "--docker"},
 		{"vm-matrix without reports", nil, nil, []string{"vm-matrix"}, exitUsage, "vm-matrix: no reports given (memlab vm-matrix --help)"},
 		{"report with an unknown flag", nil, nil, []string{"report", "--bogus"}, exitUsage, "(memlab report --help)"},
 		{"sweep with an argument", nil, nil, []string{"sweep", "x"}, exitUsage, "sweep takes no arguments (memlab sweep --help)"},

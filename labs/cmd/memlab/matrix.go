@@ -19,8 +19,16 @@ import (
 	"github.com/memlab/memlab/labs/matrix"
 	"github.com/memlab/memlab/labs/matrix/guest"
 	"github.com/memlab/memlab/labs/matrix/kernels"
+	"github.com/memlab/memlab/labs/matrix/sysimage"
 	"github.com/memlab/memlab/labs/runner"
 )
+
+// defaultDockerCells are the Docker cells a run has unless --docker says
+// otherwise, on bookworm: the modern default (v2, systemd driver), v2 with
+// cgroupfs, and the article's own layout (v1, systemd driver). The
+// article's kernel can run one too (linux44/v1/systemd), at about twice
+// a bookworm cell's time under TCG.
+const defaultDockerCells = "bookworm/v2,bookworm/v1/systemd"
 
 // builtinBaseline is the --baseline value that names the baseline built
 // into memlab.
@@ -34,11 +42,20 @@ const matrixUsage = `usage: memlab matrix [flags]
                         whose relative paths are relative to the checkout's fixtures/); an
                         image the list names that is absent here skips its cells
   --modes v1,v2         cgroup modes to boot each kernel into
+  --docker CELLS        Docker cells, comma separated KERNEL[/MODE[/DRIVER]] (DRIVER systemd or
+                        cgroupfs; "*" or a missing part: any), or none: the systemd + Docker
+                        guest, its disk built once from Debian's packages (mmdebstrap) and
+                        cached (default ` + defaultDockerCells + `)
+  --docker-suites PATTERNS  suites the Docker cells run besides --suites (default ./specs/docker)
+  --docker-timeout 420s hard timeout per Docker cell
+  --docker-capture      each Docker cell also captures its container's cgroup tree into
+                        reports/matrix/CELL/capture.tar (labs/docker's fixtures; ~30 s a cell)
+  --image-cache DIR     where the Docker guest image is kept (default ` + sysimage.DefaultDir + `)
   --suites PATTERNS     Go packages whose test binaries run in the guest, comma separated,
                         built in the current directory, which must be a memlab checkout
                         (default ./specs/rawcgroup,./specs/reexec: the claims a kernel and a
-                        cgroup mode decide; the guest has no Docker, and specs/runner grades
-                        a student's runner from the repository)
+                        cgroup mode decide; specs/runner grades a student's runner from the
+                        repository)
   --suite-bin FILES     prebuilt static test binaries instead of --suites
   --go CMD              the go command that builds --suites (default go)
   --label-filter EXPR   --ginkgo.label-filter for every suite
@@ -52,7 +69,7 @@ const matrixUsage = `usage: memlab matrix [flags]
   --ubuntu-mirror URL   Ubuntu archive (default ` + kernels.DefaultUbuntuMirror + `)
   --ubuntu-keyring FILE the keyring that verifies it (default ` + kernels.DefaultUbuntuKeyring + `)
   --refresh             ask the archive for newer kernels (otherwise a cached kernel is used offline)
-  --fetch-only          fetch and check the kernels, boot nothing
+  --fetch-only          fetch and check the kernels, build the Docker guest image; boot nothing
   --plan                print the cells, kernels, suites and baseline a run would use; touch nothing
   --out reports         where matrix.json, matrix.md and matrix/CELL/ go; only a complete
                         run replaces them (an interrupted one leaves matrix.partial/ beside)
@@ -93,6 +110,11 @@ func parseMatrixFlags(args []string) (matrix.Config, error) {
 	modesFlag := fs.String("modes", strings.Join(guest.Modes, ","), "")
 	suitesFlag := fs.String("suites", "./specs/rawcgroup,./specs/reexec", "")
 	suiteBin := fs.String("suite-bin", "", "")
+	dockerFlag := fs.String("docker", defaultDockerCells, "")
+	dockerSuites := fs.String("docker-suites", "./specs/docker", "")
+	fs.DurationVar(&cfg.DockerTimeout, "docker-timeout", 420*time.Second, "")
+	fs.BoolVar(&cfg.DockerCapture, "docker-capture", false, "")
+	fs.StringVar(&cfg.Image.Dir, "image-cache", sysimage.DefaultDir, "")
 	fs.StringVar(&cfg.Go, "go", "go", "")
 	fs.StringVar(&cfg.LabelFilter, "label-filter", "", "")
 	fs.IntVar(&cfg.Jobs, "jobs", runtime.NumCPU(), "")
@@ -122,8 +144,14 @@ func parseMatrixFlags(args []string) (matrix.Config, error) {
 	if cfg.Modes, err = parseModes(*modesFlag); err != nil {
 		return cfg, err
 	}
-	if cfg.Jobs < 1 || cfg.MemoryMB < 256 || cfg.Timeout < 10*time.Second {
-		return cfg, fmt.Errorf("%w: matrix: --jobs >= 1, --memory >= 256, --timeout >= 10s", runner.ErrUsage)
+	if cfg.Jobs < 1 || cfg.MemoryMB < 256 || cfg.Timeout < 10*time.Second || cfg.DockerTimeout < 10*time.Second {
+		return cfg, fmt.Errorf("%w: matrix: --jobs >= 1, --memory >= 256, --timeout and --docker-timeout >= 10s", runner.ErrUsage)
+	}
+	if cfg.Docker, err = parseDocker(*dockerFlag); err != nil {
+		return cfg, err
+	}
+	if *dockerSuites != "" {
+		cfg.DockerSuites = strings.Split(*dockerSuites, ",")
 	}
 	switch cfg.Accel {
 	case "auto", "kvm", "tcg":
@@ -173,6 +201,30 @@ func parseModes(s string) ([]string, error) {
 		}
 	}
 	return modes, nil
+}
+
+// parseDocker reads --docker: KERNEL[/MODE[/DRIVER]] patterns, or "none".
+func parseDocker(list string) (matrix.DockerPlan, error) {
+	var p matrix.DockerPlan
+	if list == "none" || list == "" {
+		return p, nil
+	}
+	for c := range strings.SplitSeq(list, ",") {
+		c = strings.TrimSpace(c)
+		parts := strings.Split(c, "/")
+		bad := c == "" || len(parts) > 3
+		if len(parts) > 1 && parts[1] != "*" && parts[1] != guest.V1 && parts[1] != guest.V2 {
+			bad = true
+		}
+		if len(parts) > 2 && parts[2] != "*" && parts[2] != guest.Systemd && parts[2] != guest.Cgroupfs {
+			bad = true
+		}
+		if bad {
+			return p, fmt.Errorf("%w: --docker: %q: want KERNEL[/v1|v2|*[/systemd|cgroupfs|*]], comma separated, or none", runner.ErrUsage, c)
+		}
+		p.Cells = append(p.Cells, c)
+	}
+	return p, nil
 }
 
 // defaultKernelCache is shared by every root run (make matrix, CI); a user

@@ -50,7 +50,8 @@ func TestMatrixPlanOutsideACheckout(t *testing.T) {
 		// The list's relative path is relative to the checkout's fixtures/, and
 		// no checkout holds this temp dir: the image is absent.
 		"linux44      ../shared/kernels/linux-4.4/bzImage (absent: its cells are skipped)",
-		"cells (8): linux44/v1 linux44/v2 bullseye/v1 bullseye/v2 bookworm/v1 bookworm/v2 trixie/v1 trixie/v2",
+		"cells (11): linux44/v1 linux44/v2 bullseye/v1 bullseye/v2 bookworm/v1 bookworm/v1/docker-systemd " +
+			"bookworm/v2 bookworm/v2/docker-systemd bookworm/v2/docker-cgroupfs trixie/v1 trixie/v2",
 		"is not inside a memlab checkout",
 		"baseline: fixtures/matrix-baseline.json (built in) (8 cells)",
 	} {

@@ -6,9 +6,12 @@
 package proc
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/prometheus/procfs"
@@ -173,12 +176,40 @@ func ReadStatus(pid int) (Status, error) {
 		PID: pid, NSPID: pid, Comm: st.Name, Resident: int64(st.VmRSS), Anon: int64(st.RssAnon), File: int64(st.RssFile),
 		PageTables: int64(st.VmPTE),
 	}
+	// Before 4.5 status has no RssAnon or RssFile (8cee852ec53f): there,
+	// statm's shared is the file pages (shmem among them) and the rest of
+	// resident the private ones.
+	if raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil && !bytes.Contains(raw, []byte("\nRssAnon:")) {
+		if anon, file, err := statmSplit(pid); err == nil {
+			s.Anon, s.File = anon, file
+		}
+	}
 	// NSpid lists the PID in each namespace, outermost first.
 	if n := len(st.NSpids); n > 0 {
 		s.NSPID = int(st.NSpids[n-1])
 	}
 	s.Cmdline, _ = p.CmdLine()
 	return s, nil
+}
+
+// statmSplit is a process's private and file-backed resident bytes from
+// /proc/PID/statm (size resident shared ..., in pages).
+func statmSplit(pid int) (anon, file int64, err error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/statm", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	f := strings.Fields(string(raw))
+	if len(f) < 3 {
+		return 0, 0, fmt.Errorf("/proc/%d/statm: %q", pid, raw)
+	}
+	resident, err1 := strconv.ParseInt(f[1], 10, 64)
+	shared, err2 := strconv.ParseInt(f[2], 10, 64)
+	if err1 != nil || err2 != nil || shared > resident {
+		return 0, 0, fmt.Errorf("/proc/%d/statm: %q", pid, raw)
+	}
+	page := int64(os.Getpagesize())
+	return (resident - shared) * page, shared * page, nil
 }
 
 // stat reads /proc/PID/stat.

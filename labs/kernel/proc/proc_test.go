@@ -70,3 +70,21 @@ func TestOOMScoreAdjOfThisProcess(t *testing.T) {
 		t.Error("OOMScoreAdj(-1) read something")
 	}
 }
+
+// statm's split agrees with status's RssAnon/RssFile where both exist (from
+// 4.5 statm's shared also counts shmem, which this process has none of).
+func TestStatmSplit(t *testing.T) {
+	s, err := ReadStatus(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	anon, file, err := statmSplit(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The two files are read at different moments: allow a few pages.
+	near := func(a, b int64) bool { d := a - b; return d < 64<<10 && d > -(64<<10) }
+	if !near(anon, s.Anon) || !near(file, s.File) {
+		t.Errorf("statm anon %d file %d, status RssAnon %d RssFile %d", anon, file, s.Anon, s.File)
+	}
+}

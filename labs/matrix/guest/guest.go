@@ -101,6 +101,9 @@ func Assemble(cfg Config) (*rootfs.FS, error) {
 	if err := AddHandBack(f); err != nil {
 		return nil, err
 	}
+	if err := f.Bytes("/usr/lib/memlab/runsuites.sh", runSuitesScript, 0o644); err != nil {
+		return nil, err
+	}
 	for name, text := range map[string]string{
 		"/etc/hostname":          "memlab-guest\n",
 		"/etc/memlab/guest.conf": guestConf(cfg),

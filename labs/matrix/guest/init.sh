@@ -87,25 +87,9 @@ if [ -n "$skip" ]; then
 	echo "MEMLAB-SKIP $skip"
 else
 	echo "ok" > /out/status
-	: > /out/suites.txt
-	for bin in /suites/*.test; do
-		[ -x "$bin" ] || continue
-		name=$(basename "$bin" .test)
-		mkdir -p "/tmp/suite-$name"
-		set -- "--ginkgo.json-report=/out/$name.json" --ginkgo.no-color "--ginkgo.timeout=${SUITE_TIMEOUT}s"
-		[ -n "$LABEL_FILTER" ] && set -- "$@" "--ginkgo.label-filter=$LABEL_FILTER"
-		echo "MEMLAB-SUITE-START $name"
-		start=$(cut -d' ' -f1 /proc/uptime)
-		# The output goes to the console too: if the guest hangs, its tail
-		# is the host's only evidence.
-		# POSIX sh has no pipefail: the suite's status crosses the pipe in a file.
-		{ (cd "/tmp/suite-$name" && exec timeout -s KILL $((SUITE_TIMEOUT + 20)) "$bin" "$@") < /dev/null
-		  echo $? > "/tmp/suite-$name.rc"; } 2>&1 | tee "/out/$name.log"
-		rc=$(cat "/tmp/suite-$name.rc" 2>/dev/null || echo 125)
-		end=$(cut -d' ' -f1 /proc/uptime)
-		echo "$name $rc $start $end" >> /out/suites.txt
-		echo "MEMLAB-SUITE-END $name exit $rc"
-	done
+	# shellcheck source=SCRIPTDIR/runsuites.sh
+	. /usr/lib/memlab/runsuites.sh
+	run_suites /suites
 fi
 
 cut -d' ' -f1 /proc/uptime > /out/uptime

@@ -176,7 +176,7 @@ func (c *Cache) fetch(ctx context.Context, s Source, dir string) (Kernel, error)
 	// Take from the companion packages what the image package lacks: the
 	// config, and the modules the guest must load.
 	complete := func() bool {
-		cfg, err := readConfig(config)
+		cfg, err := ReadConfig(config)
 		if err != nil {
 			return false
 		}
@@ -199,7 +199,7 @@ func (c *Cache) fetch(ctx context.Context, s Source, dir string) (Kernel, error)
 		}
 	}
 	var load []string
-	if cfg, err := readConfig(config); err != nil {
+	if cfg, err := ReadConfig(config); err != nil {
 		c.logf("kernel %s: no /boot/config-%s in %s or the packages beside it", s.Name, release, pkg)
 	} else if want := RNGModules(release, cfg); len(want) > 0 {
 		if load, err = LoadOrder(modules, want); err != nil {
@@ -269,7 +269,8 @@ func (c *Cache) unpack(ctx context.Context, apt privateApt, s Source, pkg, dir, 
 	return strings.TrimSpace(version), nil
 }
 
-func readConfig(path string) (map[string]string, error) {
+// ReadConfig reads a kernel config file (CONFIG_X=y lines) into X: value.
+func ReadConfig(path string) (map[string]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

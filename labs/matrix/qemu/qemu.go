@@ -1,5 +1,5 @@
-// Package qemu boots one guest: a kernel and an initramfs under
-// qemu-system-x86_64, its console on the first serial port and its
+// Package qemu boots one guest: a kernel and an initramfs (or a root disk)
+// under qemu-system-x86_64, its console on the first serial port and its
 // hand-back on the second, each written to a file. Every guest has a hard
 // timeout, and its qemu process dies with the context, with the host
 // process (PR_SET_PDEATHSIG) and on timeout.
@@ -27,13 +27,30 @@ const DefaultBinary = "qemu-system-x86_64"
 type Guest struct {
 	Binary   string // default DefaultBinary
 	Kernel   string
-	Initrd   string
+	Initrd   string // "" boots without one (the root is then on a disk)
+	Disks    []Disk // in this order: the first NVMe disk is nvme0n1, the first virtio one vda
 	Append   string // kernel command line
 	MemoryMB int    // default 768
 	Accel    string // "kvm" or "tcg"; "" asks DetectAccel
 	Timeout  time.Duration
 	Dir      string // console.log and handback.txt are written here
 }
+
+// Disk is a raw disk image the guest sees.
+type Disk struct {
+	File string
+	// Snapshot: the guest writes to a temporary overlay (in the guest's Dir,
+	// so it goes with it), never to File. Otherwise the disk is read-only.
+	Snapshot bool
+	// Bus is "nvme" (default) or "virtio": the one the kernel has built in.
+	Bus string
+}
+
+// Buses a Disk can be on.
+const (
+	NVMe   = "nvme"
+	Virtio = "virtio"
+)
 
 // Result is how a boot ended.
 type Result struct {
@@ -60,20 +77,39 @@ func (g Guest) Args() []string {
 	if accel == "kvm" {
 		cpu = "host"
 	}
-	return []string{
+	args := []string{
 		"-machine", "q35,accel=" + accel, "-cpu", cpu, "-smp", "1", "-m", fmt.Sprintf("%dM", mem),
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-		"-kernel", g.Kernel, "-initrd", g.Initrd, "-append", g.Append,
+		"-kernel", g.Kernel,
+	}
+	if g.Initrd != "" {
+		args = append(args, "-initrd", g.Initrd)
+	}
+	for i, d := range g.Disks {
+		id := fmt.Sprintf("disk%d", i)
+		opts := "file=" + optEscape(d.File) + ",format=raw,if=none,id=" + id
+		if d.Snapshot {
+			opts += ",snapshot=on"
+		} else {
+			opts += ",readonly=on"
+		}
+		dev := fmt.Sprintf("nvme,drive=%s,serial=memlab%d", id, i)
+		if d.Bus == Virtio {
+			dev = "virtio-blk-pci,drive=" + id
+		}
+		args = append(args, "-drive", opts, "-device", dev)
+	}
+	return append(args, "-append", g.Append,
 		// A hardware RNG: a guest has no disk, network or input whose
 		// interrupts feed the kernel's entropy pool, and before 5.4
 		// getrandom(2) waits for that pool (minutes on 4.4). Kernels with
 		// the driver built in (or loaded from the initramfs) use it at once.
 		"-device", "virtio-rng-pci",
-		"-chardev", "file,id=console,path=" + optEscape(filepath.Join(g.Dir, "console.log")),
+		"-chardev", "file,id=console,path="+optEscape(filepath.Join(g.Dir, "console.log")),
 		"-serial", "chardev:console",
-		"-chardev", "file,id=handback,path=" + optEscape(filepath.Join(g.Dir, "handback.txt")),
+		"-chardev", "file,id=handback,path="+optEscape(filepath.Join(g.Dir, "handback.txt")),
 		"-serial", "chardev:handback",
-	}
+	)
 }
 
 // optEscape doubles commas, qemu's escape inside an option value.
@@ -102,6 +138,9 @@ func Run(ctx context.Context, g Guest) Result {
 	}
 	cmd := exec.CommandContext(tctx, g.Binary, g.Args()...)
 	cmd.Dir = g.Dir
+	// A snapshot disk's overlay is a temporary file qemu makes in TMPDIR:
+	// in the guest's Dir, it goes with it even when qemu is killed.
+	cmd.Env = append(os.Environ(), "TMPDIR="+g.Dir)
 	// Its own process group, killed whole; and killed if this process dies.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }

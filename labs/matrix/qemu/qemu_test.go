@@ -32,3 +32,24 @@ func TestTailText(t *testing.T) {
 		t.Errorf("%q", got)
 	}
 }
+
+func TestArgsDisks(t *testing.T) {
+	g := Guest{Kernel: "/k", Append: "root=/dev/nvme0n1", Accel: "tcg", Dir: "/d",
+		Disks: []Disk{{File: "/img/disk.ext4", Snapshot: true}, {File: "/w/suites,1.ext4", Bus: Virtio}}}
+	args := strings.Join(g.Args(), " ")
+	for _, want := range []string{
+		"-drive file=/img/disk.ext4,format=raw,if=none,id=disk0,snapshot=on -device nvme,drive=disk0,serial=memlab0",
+		"-drive file=/w/suites,,1.ext4,format=raw,if=none,id=disk1,readonly=on -device virtio-blk-pci,drive=disk1",
+	} {
+		if !strings.Contains(args, want) {
+			t.Errorf("args lack %q: %s", want, args)
+		}
+	}
+	if strings.Contains(args, "-initrd") {
+		t.Errorf("no initramfs given, yet: %s", args)
+	}
+	// The root disk is the first of its bus: nvme0n1 or vda.
+	if strings.Index(args, "id=disk0") > strings.Index(args, "id=disk1") {
+		t.Errorf("disks out of order: %s", args)
+	}
+}

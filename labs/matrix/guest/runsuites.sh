@@ -1,0 +1,27 @@
+#!/bin/sh
+# memlab guest suite loop (labs/matrix/guest; /usr/lib/memlab/runsuites.sh in
+# the initramfs guest, /opt/memlab/runsuites.sh in the Docker guest), sourced
+# by the cell's script once the cgroup mode is up: run_suites DIR runs every
+# DIR/*.test with a Ginkgo JSON report into /out, SUITE_TIMEOUT and
+# LABEL_FILTER as guest.conf gives them, and lists each in /out/suites.txt.
+run_suites() {
+	: > /out/suites.txt
+	for bin in "$1"/*.test; do
+		[ -x "$bin" ] || continue
+		name=$(basename "$bin" .test)
+		mkdir -p "/tmp/suite-$name"
+		set -- "--ginkgo.json-report=/out/$name.json" --ginkgo.no-color "--ginkgo.timeout=${SUITE_TIMEOUT}s"
+		[ -n "$LABEL_FILTER" ] && set -- "$@" "--ginkgo.label-filter=$LABEL_FILTER"
+		echo "MEMLAB-SUITE-START $name"
+		start=$(cut -d' ' -f1 /proc/uptime)
+		# The output goes to the console too: if the guest hangs, its tail
+		# is the host's only evidence.
+		# POSIX sh has no pipefail: the suite's status crosses the pipe in a file.
+		{ (cd "/tmp/suite-$name" && exec timeout -s KILL $((SUITE_TIMEOUT + 20)) "$bin" "$@") < /dev/null
+		  echo $? > "/tmp/suite-$name.rc"; } 2>&1 | tee "/out/$name.log"
+		rc=$(cat "/tmp/suite-$name.rc" 2>/dev/null || echo 125)
+		end=$(cut -d' ' -f1 /proc/uptime)
+		echo "$name $rc $start $end" >> /out/suites.txt
+		echo "MEMLAB-SUITE-END $name exit $rc"
+	done
+}
