@@ -89,6 +89,7 @@ type Matrix struct {
 	Jobs        int          `json:"jobs"`
 	WallSeconds float64      `json:"wall_seconds"`
 	Cells       []CellResult `json:"cells"`
+	Plan        *PlanInfo    `json:"plan,omitempty"` // the plan a matrix run belongs to; nil for machines' reports
 }
 
 // BootOptions drive Boot.
