@@ -34,21 +34,21 @@ type Shard struct {
 // ParseShard reads "i/n" or a comma-separated list of kernel names or
 // cell IDs.
 func ParseShard(s string) (Shard, error) {
-	bad := func(format string, a ...any) (Shard, error) {
-		return Shard{}, fmt.Errorf("%w: --shard %q: %s", ErrBadShard, s, fmt.Sprintf(format, a...))
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: --shard %q: %s", ErrBadShard, s, fmt.Sprintf(format, a...))
 	}
 	if i, n, ok := strings.Cut(s, "/"); ok && isNumber(i) && isNumber(n) {
 		idx, err1 := strconv.Atoi(i)
 		cnt, err2 := strconv.Atoi(n)
 		if err1 != nil || err2 != nil || cnt < 1 || idx < 1 || idx > cnt {
-			return bad("want i/n with 1 <= i <= n")
+			return Shard{}, bad("want i/n with 1 <= i <= n")
 		}
 		return Shard{Index: idx, Count: cnt}, nil
 	}
 	var sh Shard
 	for name := range strings.SplitSeq(s, ",") {
 		if name = strings.TrimSpace(name); name == "" || strings.ContainsAny(name, " \t") {
-			return bad("want i/n, or kernel names or cell IDs separated by commas")
+			return Shard{}, bad("want i/n, or kernel names or cell IDs separated by commas")
 		}
 		sh.Names = append(sh.Names, name)
 	}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,9 +93,13 @@ func merge(cfg matrix.MergeConfig) error {
 // redrawHTML redraws OUT/index.html, whose matrix section is drawn from
 // OUT/matrix.json, when OUT holds the claims report it is drawn with.
 func redrawHTML(out string) error {
-	rep, err := ledger.LoadReport(filepath.Join(out, "claims.json"))
-	if err != nil {
+	claims := filepath.Join(out, "claims.json")
+	if _, err := os.Stat(claims); errors.Is(err, fs.ErrNotExist) {
 		return nil // no labs report here: no page to redraw
+	}
+	rep, err := ledger.LoadReport(claims)
+	if err != nil {
+		return err
 	}
 	js, err := os.ReadFile(filepath.Join(out, "matrix.json"))
 	if err != nil {
