@@ -61,6 +61,9 @@ const matrixUsage = `usage: memlab matrix [flags]
   --plan-json           print the plan as a GitHub Actions job matrix, one line of JSON:
                         {"include":[{"shard","name","kernels","cells"}...]}; touch nothing
   --shards N            with --plan-json: N shards i/N (default 0: one job per kernel)
+  --versions            ask the archives which package and version each archive kernel of
+                        the list is today, one line each (NAME SOURCE PACKAGE VERSION),
+                        downloading no kernel: what a CI cache of kernels is keyed on
   --out reports         where matrix.json, matrix.md and matrix/CELL/ go; only a complete
                         run replaces them (an interrupted one leaves matrix.partial/ beside)
   --baseline FILE       compare with this baseline ("builtin": the one built into memlab,
@@ -77,6 +80,9 @@ func cmdMatrix(args []string) error {
 	}
 	if err != nil {
 		return err
+	}
+	if cfg.versions {
+		return printVersions(cfg.Config)
 	}
 	if cfg.jobMatrix {
 		jm, err := matrix.PlanJobs(cfg.Kernels, cfg.Modes, cfg.shards)
@@ -105,6 +111,24 @@ type matrixCommand struct {
 	matrix.Config
 	jobMatrix bool // --plan-json
 	shards    int  // --shards
+	versions  bool // --versions
+}
+
+// printVersions prints the package and version of each archive kernel.
+func printVersions(cfg matrix.Config) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	for _, s := range cfg.Kernels {
+		if s.Path != "" {
+			continue // not fetched, not cached: brought by whoever runs the matrix
+		}
+		pkg, version, err := cfg.Cache.Newest(ctx, s)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s %s %s %s\n", s.Name, s, pkg, version)
+	}
+	return nil
 }
 
 // parseMatrixFlags turns the command line into a run; flag.ErrHelp asks
@@ -136,6 +160,7 @@ func parseMatrixFlags(args []string) (matrixCommand, error) {
 	shard := fs.String("shard", "", "")
 	fs.BoolVar(&cmd.jobMatrix, "plan-json", false, "")
 	fs.IntVar(&cmd.shards, "shards", 0, "")
+	fs.BoolVar(&cmd.versions, "versions", false, "")
 	baseline := fs.String("baseline", "", "")
 	fs.StringVar(&cfg.WriteBaseline, "write-baseline", "", "")
 	if err := fs.Parse(args); err != nil {
