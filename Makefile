@@ -79,13 +79,17 @@ SCRIPTS = $(shell git ls-files -z | xargs -0 awk 'FNR==1 { if ($$0 ~ /^\#!.*(\/|
 # golangci-lint's version (and its ~200 dependencies) live in their own
 # module file, out of the product's go.mod.
 GOLANGCI := $(GO) tool -modfile=mk/tools/go.mod golangci-lint
+# actionlint, pinned the same way in a module file of its own (its yaml/v4
+# and golangci-lint's cannot share one); it runs shellcheck on every run:.
+ACTIONLINT := $(GO) tool -modfile=mk/tools/actionlint/go.mod actionlint
 
-lint: ## gofmt, go vet, golangci-lint (.golangci.yml), go mod tidy -diff, shellcheck on every script
+lint: ## gofmt, go vet, golangci-lint (.golangci.yml), go mod tidy -diff, shellcheck on every script, actionlint on .github/workflows
 	@out=$$(gofmt -l labs specs test fixtures); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GOLANGCI) run ./...
 	$(GO) mod tidy -diff
 	shellcheck -x $(SCRIPTS)
+	$(ACTIONLINT) .github/workflows/*.yml
 
 # specs/claim's test walks the suites (ginkgo --dry-run: no root) against the ledger.
 # labs/cmd/memlab's tests are plain Go tests, which take no flag through
