@@ -264,3 +264,23 @@ func TestMergeTakesShardsAndMachinesReportsTogether(t *testing.T) {
 		t.Errorf("with shards among the inputs the table is matrix.json: %v", err)
 	}
 }
+
+// A console tail with bytes that are no UTF-8 reads back and writes again
+// byte for byte, as the merge needs.
+func TestGarbledConsoleSurvivesTheMergeByteForByte(t *testing.T) {
+	c := noResult(Cell{Kernel: kernels.Kernel{Source: kernels.Source{Name: "k"}}, Mode: "v1"}, "hung", "boot\xff\xfe ok\u2028")
+	m := Matrix{Accel: "tcg", Cells: []CellResult{c}, Plan: &PlanInfo{Cells: []string{"k/v1"}}}
+	dir := t.TempDir()
+	if err := m.WriteFiles(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	merged := filepath.Join(t.TempDir(), "merged")
+	if _, err := Merge(MergeConfig{Runs: []string{dir}, Out: merged}); !errors.Is(err, ErrClaimsFailed) {
+		t.Fatalf("merging a no-result cell: %v", err)
+	}
+	a, _ := os.ReadFile(filepath.Join(dir, "matrix.json"))
+	b, _ := os.ReadFile(filepath.Join(merged, "matrix.json"))
+	if !bytes.Equal(a, b) {
+		t.Errorf("written again differently:\n%s\n%s", a, b)
+	}
+}
