@@ -116,7 +116,7 @@ fuzz: ## a short go test -fuzz pass over every fuzz target in the repository (FU
 		echo "fuzz: $$name stopped at its deadline with no failing input (golang/go#51484): not a finding"; \
 	done <<< "$$targets"
 
-bench: provision $(MEMLAB) ## wall times of the suites and the matrix against their targets; memlab's peak memory
+bench: provision $(MEMLAB) ## wall times of the suites, the matrix and its merge against their targets; memlab's peak memory
 	@mkdir -p bin $(REPORTS)
 	$(GINKGO) build -o bin ./specs/rawcgroup ./specs/reexec ./specs/docker >/dev/null
 	$(GO) run ./labs/cmd/labbench -runs $(BENCH_RUNS) -memlab $(MEMLAB) -target 10s bin/rawcgroup.test bin/reexec.test
@@ -127,6 +127,12 @@ bench: provision $(MEMLAB) ## wall times of the suites and the matrix against th
 		{ echo "the kernel matrix failed: see $(REPORTS)/bench-matrix.log"; exit 1; }; \
 	end=$$(date +%s.%N); \
 	awk -v s=$$start -v e=$$end 'BEGIN { w = e - s; printf "%-28s %7.1fs  target 90s: %s\n", "kernel matrix, every cell", w, (w <= 90 ? "within" : "OVER") }'
+	@# memlab merge of that run's output (every cell, console logs and suite reports copied): target 1 s.
+	@start=$$(date +%s.%N); \
+	$(MEMLAB) merge --out $(REPORTS)/bench-merge $(REPORTS)/bench-matrix >$(REPORTS)/bench-merge.log 2>&1 || \
+		{ echo "the merge failed: see $(REPORTS)/bench-merge.log"; exit 1; }; \
+	end=$$(date +%s.%N); \
+	awk -v s=$$start -v e=$$end 'BEGIN { w = e - s; printf "%-28s %7.3fs  target 1s: %s\n", "memlab merge, every cell", w, (w <= 1 ? "within" : "OVER") }'
 
 clean: ## remove bin/ and reports/, and whatever a killed run left (memlab sweep)
 	@if [ -x $(MEMLAB) ] && [ "$$(id -u)" = 0 ]; then $(MEMLAB) sweep; fi
