@@ -113,6 +113,9 @@ func run(ctx context.Context, cfg Config, do steps) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	if !cfg.Shard.Whole() && cfg.WriteBaseline != "" {
+		return res, fmt.Errorf("%w: shard %s is part of the plan, and a baseline records all of it: write it from the merge (memlab merge --write-baseline)", ErrBadShard, cfg.Shard)
+	}
 	// Every input is checked before anything is fetched or booted: a bad
 	// one found after the run would throw the run away. (A plan reports
 	// what it finds instead.)

@@ -86,6 +86,9 @@ func TestMatrixPlanJSONAndShardFlags(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(stdout), &jm) != nil || len(jm.Include) != 2 || jm.Include[1].Shard != "b" || jm.Include[1].Kernels != "b" {
 		t.Errorf("--plan-json: exit %d, %q", code, stdout)
 	}
+	if code, _, stderr := runIn(t, dir, "matrix", "--kernels", "a=debian:bookworm", "--shard", "1/2", "--write-baseline", "b.json"); code != exitUsage || !strings.Contains(stderr, "memlab merge --write-baseline") {
+		t.Errorf("--shard with --write-baseline: exit %d, stderr %q", code, stderr)
+	}
 	for _, shard := range []string{"0/2", "3/2", "c", "a,,b", "1/"} {
 		code, _, stderr := runIn(t, dir, "matrix", "--kernels", "a=debian:bookworm,b=debian:trixie", "--plan", "--shard", shard)
 		if code != exitUsage || strings.Count(stderr, "memlab: ") != 1 || !strings.Contains(stderr, "shard") {
