@@ -101,13 +101,17 @@ SCRIPTS = $(shell git ls-files -z | xargs -0 awk 'FNR==1 { if ($$0 ~ /^\#!.*(\/|
 # golangci-lint's version (and its ~200 dependencies) live in their own
 # module file, out of the product's go.mod.
 GOLANGCI := $(GO) tool -modfile=mk/tools/go.mod golangci-lint
+# actionlint, pinned the same way in a module file of its own (its yaml/v4
+# and golangci-lint's cannot share one); it runs shellcheck on every run:.
+ACTIONLINT := $(GO) tool -modfile=mk/tools/actionlint/go.mod actionlint
 
-lint: ## gofmt, go vet, golangci-lint (.golangci.yml), go mod tidy -diff, shellcheck on every script
+lint: ## gofmt, go vet, golangci-lint (.golangci.yml), go mod tidy -diff, shellcheck on every script, actionlint on .github/workflows
 	@out=$$(gofmt -l labs specs test fixtures); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GOLANGCI) run ./...
 	$(GO) mod tidy -diff
 	shellcheck -x $(SCRIPTS)
+	$(ACTIONLINT) .github/workflows/*.yml
 
 # specs/claim's test walks the suites (ginkgo --dry-run: no root) against the ledger.
 # labs/cmd/memlab's tests are plain Go tests, which take no flag through
@@ -134,7 +138,7 @@ fuzz: ## a short go test -fuzz pass over every fuzz target in the repository (FU
 		echo "fuzz: $$name stopped at its deadline with no failing input (golang/go#51484): not a finding"; \
 	done <<< "$$targets"
 
-bench: provision $(MEMLAB) ## wall times of the suites and the matrix against their targets; memlab's peak memory
+bench: provision $(MEMLAB) ## wall times of the suites, the matrix and its merge against their targets; memlab's peak memory
 	@mkdir -p bin $(REPORTS)
 	$(GINKGO) build -o bin ./specs/rawcgroup ./specs/reexec ./specs/docker >/dev/null
 	$(GO) run ./labs/cmd/labbench -runs $(BENCH_RUNS) -memlab $(MEMLAB) -target 10s bin/rawcgroup.test bin/reexec.test
@@ -144,6 +148,12 @@ bench: provision $(MEMLAB) ## wall times of the suites and the matrix against th
 	@$(MEMLAB) matrix --go '$(GO)' --out $(REPORTS)/bench-matrix >$(REPORTS)/bench-matrix.log 2>&1 || \
 		{ echo "the kernel matrix failed: see $(REPORTS)/bench-matrix.log"; exit 1; }
 	$(GO) run ./labs/cmd/labbench -matrix $(REPORTS)/bench-matrix/matrix.json -target 6m -cell-target 150s -build-target 5m
+	@# memlab merge of that run's output (every cell, console logs and suite reports copied): target 1 s.
+	@start=$$(date +%s.%N); \
+	$(MEMLAB) merge --out $(REPORTS)/bench-merge $(REPORTS)/bench-matrix >$(REPORTS)/bench-merge.log 2>&1 || \
+		{ echo "the merge failed: see $(REPORTS)/bench-merge.log"; exit 1; }; \
+	end=$$(date +%s.%N); \
+	awk -v s=$$start -v e=$$end 'BEGIN { w = e - s; printf "%-28s %7.3fs  target 1s: %s\n", "memlab merge, every cell", w, (w <= 1 ? "within" : "OVER") }'
 
 clean: ## remove bin/ and reports/, and whatever a killed run left (memlab sweep)
 	@if [ -x $(MEMLAB) ] && [ "$$(id -u)" = 0 ]; then $(MEMLAB) sweep; fi

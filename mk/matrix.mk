@@ -13,6 +13,9 @@
 #                                          [NAME=]ubuntu:SUITE[/PACKAGE] (docs/kernels.md)
 #   make matrix MATRIX_LABELS='cgroup:v2 && !docker'   --ginkgo.label-filter in the guest
 #   make matrix MATRIX_FLAGS='--modes v2 --jobs 1 --timeout 300s'
+#   make matrix MATRIX_FLAGS='--shard 1/2 --out reports/shard1'   part of the plan only
+#   make matrix-merge SHARDS='reports/shard1 reports/shard2'      the parts into reports/,
+#                                          the one table, checked against the baseline
 # Kernels are fetched once into /var/cache/memlab/kernels (MATRIX_FLAGS='--cache
 # DIR' for another); `memlab matrix --help` lists every flag.
 
@@ -35,11 +38,18 @@ _memlab_matrix_run = cd $(MEMLAB_MATRIX_ROOT) && \
 # Do not steal the including Makefile's default goal; alone, default to matrix.
 _memlab_matrix_saved_goal := $(.DEFAULT_GOAL)
 
-.PHONY: matrix matrix-baseline
+SHARDS       ?=
+
+.PHONY: matrix matrix-baseline matrix-merge
 matrix:
 	$(_memlab_matrix_run) --baseline $(MEMLAB_MATRIX_BASELINE)
 matrix-baseline:
 	$(_memlab_matrix_run) --write-baseline $(MEMLAB_MATRIX_BASELINE)
+# The merge boots nothing: no root, no lock.
+matrix-merge:
+	@if [ -z '$(SHARDS)' ]; then echo "make matrix-merge: give SHARDS='DIR DIR...' (each the --out of a memlab matrix --shard run)" >&2; exit 64; fi
+	cd $(MEMLAB_MATRIX_ROOT) && $(MEMLAB_MATRIX_GO) build -o $(MEMLAB_MATRIX_BIN) ./labs/cmd/memlab && \
+	$(MEMLAB_MATRIX_BIN) merge --baseline $(MEMLAB_MATRIX_BASELINE) --out reports $(SHARDS)
 
 ifneq ($(_memlab_matrix_saved_goal),)
 .DEFAULT_GOAL := $(_memlab_matrix_saved_goal)

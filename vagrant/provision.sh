@@ -128,6 +128,7 @@ REQUIRED=(
 	"procps:have ps && have pgrep"
 	"docker.io:have dockerd && have docker"
 	"qemu-system-x86:have qemu-system-x86_64"
+	"e2fsprogs:have mkfs.ext4 && have debugfs"
 	"shellcheck:have shellcheck"
 )
 
@@ -141,9 +142,9 @@ for entry in "${REQUIRED[@]}"; do
 done
 
 # Optional packages, installed only where the archive has them: vagrant
-# (make lint-vm validates the Vagrantfile; Debian 12 has it) and chromium
+# (make lint-vm validates the Vagrantfile; Debian 12 has it), chromium
 # (the HTML report's browser test; Ubuntu ships it only as a snap, so there
-# the test skips and says why).
+# the test skips and says why) and mmdebstrap.
 OPTIONAL_NOTES=()
 optional() { # optional PACKAGE COMMAND
 	local pkg=$1 cmd=$2 cand
@@ -163,6 +164,9 @@ optional() { # optional PACKAGE COMMAND
 }
 optional vagrant vagrant
 optional chromium chromium
+# mmdebstrap builds the matrix's Docker guest disk (Debian 10 and Ubuntu
+# 20.04 on have it); without it the Docker cells are skipped, saying why.
+optional mmdebstrap mmdebstrap
 
 # ---------------------------------------------------------------- Go
 

@@ -171,6 +171,7 @@ type Matrix struct {
 	Jobs        int          `json:"jobs"`
 	WallSeconds float64      `json:"wall_seconds"`
 	Cells       []CellResult `json:"cells"`
+	Plan        *PlanInfo    `json:"plan,omitempty"` // the plan a matrix run belongs to; nil for machines' reports
 }
 
 // BootOptions drive Boot.
@@ -275,7 +276,7 @@ func newResult(c Cell) CellResult {
 
 func noResult(c Cell, why, tail string) CellResult {
 	r := newResult(c)
-	r.Status, r.Reason, r.ConsoleTail = NoResult, why, tail
+	r.Status, r.Reason, r.ConsoleTail = NoResult, why, validUTF8(tail)
 	r.Report = everyClaim(r, ledger.NoResult, why)
 	return r
 }
@@ -400,7 +401,7 @@ func runCell(ctx context.Context, o BootOptions, c Cell) CellResult {
 	r.Report = rep
 	r.Status, r.Reason = statusOf(outc, notes)
 	if r.Status == NoResult {
-		r.ConsoleTail = tail
+		r.ConsoleTail = validUTF8(tail)
 	}
 	return r
 }
@@ -484,3 +485,9 @@ func lastLine(b []byte) string {
 }
 
 func round(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }
+
+// validUTF8 replaces what a console printed that is no UTF-8 (a guest's
+// garbled output) with U+FFFD now, so that matrix.json reads back and
+// writes again byte for byte (memlab merge): JSON would replace it on
+// writing, and write the replacement differently the second time.
+func validUTF8(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }

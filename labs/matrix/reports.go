@@ -2,12 +2,8 @@ package matrix
 
 import (
 	"errors"
-	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/memlab/memlab/labs/report/ledger"
@@ -20,46 +16,6 @@ var ErrNoReport = errors.New("no claims report")
 type MachineReport struct {
 	Name string // a VM: xenial, jammy...; no "/" or space
 	Path string
-}
-
-// MergeConfig is a run of `memlab vm-matrix`.
-type MergeConfig struct {
-	Reports []MachineReport
-	Out     string    // vm-matrix.md and vm-matrix.json go here
-	Stdout  io.Writer // the table; default io.Discard
-	Now     time.Time // the matrix's date; default now
-}
-
-// Merge tabulates the claims reports of machines that ran the labs
-// themselves (the student VMs): claims down, one column per machine and
-// cgroup mode across, in the same table and files as the kernel matrix. It
-// prints the table and writes Out/vm-matrix.{md,json}; a missing or
-// unreadable report still gets its column of "no result", and makes the
-// error ErrNoReport naming the machine.
-func Merge(cfg MergeConfig) (Matrix, error) {
-	out := cfg.Stdout
-	if out == nil {
-		out = io.Discard
-	}
-	if cfg.Now.IsZero() {
-		cfg.Now = time.Now()
-	}
-	m := FromReports(cfg.Reports, cfg.Now)
-	m.WriteText(out)
-	if err := m.WriteFilesAs(cfg.Out, "vm-matrix", nil); err != nil {
-		return m, err
-	}
-	fmt.Fprintf(out, "\nreports: %s %s\n", filepath.Join(cfg.Out, "vm-matrix.md"), filepath.Join(cfg.Out, "vm-matrix.json"))
-	var missing []string
-	for _, c := range m.Cells {
-		if c.Status == NoResult {
-			missing = append(missing, c.Kernel)
-		}
-	}
-	if len(missing) > 0 {
-		return m, fmt.Errorf("%w from %s", ErrNoReport, strings.Join(missing, ", "))
-	}
-	return m, nil
 }
 
 // FromReports reads every machine's report into the cells of one matrix.

@@ -44,6 +44,7 @@ type Config struct {
 	// DockerCapture: each Docker cell also captures its container's cgroup
 	// tree (capture.tar, labs/docker's fixtures); it costs a cell ~30 s.
 	DockerCapture bool
+	Shard         Shard // the part of the plan this run boots; zero: all of it
 
 	// The suites each guest runs: prebuilt static test binaries, else the
 	// packages built with Go in ModuleDir (a memlab checkout).
@@ -128,12 +129,19 @@ func run(ctx context.Context, cfg Config, do steps) (Result, error) {
 		return res, errors.New("matrix: no kernels or no cgroup modes to boot")
 	}
 	say := cfg.Log
+	plan := planIDs(cfg.Kernels, cfg.Modes, cfg.Docker)
+	selected, err := cfg.Shard.Select(plan)
+	if err != nil {
+		return res, err
+	}
+	if !cfg.Shard.Whole() && cfg.WriteBaseline != "" {
+		return res, fmt.Errorf("%w: shard %s is part of the plan, and a baseline records all of it: write it from the merge (memlab merge --write-baseline)", ErrBadShard, cfg.Shard)
+	}
 	// Every input is checked before anything is fetched or booted: a bad
 	// one found after the run would throw the run away. (A plan reports
 	// what it finds instead.)
 	var base *Baseline
 	if !cfg.PlanOnly {
-		var err error
 		if base, err = cfg.checkInputs(); err != nil {
 			return res, err
 		}
@@ -155,8 +163,15 @@ func run(ctx context.Context, cfg Config, do steps) (Result, error) {
 	}
 	cfg.Cache.Log = say
 	if cfg.PlanOnly {
-		cfg.writePlan(ctx, do)
+		cfg.writePlan(ctx, do, plan, selected)
 		return res, nil
+	}
+	want := map[string]bool{}
+	for _, id := range selected {
+		want[id] = true
+	}
+	if !cfg.Shard.Whole() {
+		say("shard %s: %d of the plan's %d cells: %s", cfg.Shard, len(selected), len(plan), strings.Join(selected, " "))
 	}
 
 	// Outside a checkout, say so before minutes of fetching.
@@ -177,6 +192,9 @@ func run(ctx context.Context, cfg Config, do steps) (Result, error) {
 	defer os.RemoveAll(work) // runs on a panic too, before it propagates
 
 	for _, s := range cfg.Kernels {
+		if !cfg.Shard.Whole() && !anyOfKernel(s, cfg.Modes, cfg.Docker, want) {
+			continue // another shard's: not fetched here
+		}
 		k, err := do.fetch(ctx, &cfg.Cache, s)
 		switch {
 		case err != nil && s.Path != "" && errors.Is(err, fs.ErrNotExist) && ctx.Err() == nil:
@@ -192,7 +210,7 @@ func run(ctx context.Context, cfg Config, do steps) (Result, error) {
 	}
 	if cfg.FetchOnly {
 		// The Docker guest's image is fetched too: built once, then cached.
-		if hasDockerCells(Plan(res.Kernels, cfg.Modes, cfg.Docker)) {
+		if hasDockerCells(selectedCells(res.Kernels, cfg, want)) {
 			b := cfg.Image
 			b.Log = say
 			img, err := do.dockerImage(ctx, b)
@@ -219,7 +237,7 @@ func run(ctx context.Context, cfg Config, do steps) (Result, error) {
 		say("initramfs %.1f MiB: busybox, stress, %d suite(s)", float64(st.Size())/(1<<20), len(suites))
 	}
 
-	cells := Plan(res.Kernels, cfg.Modes, cfg.Docker)
+	cells := selectedCells(res.Kernels, cfg, want)
 	if err := kernelInitrds(cells, initrd, work); err != nil {
 		return res, err
 	}
@@ -232,6 +250,10 @@ func run(ctx context.Context, cfg Config, do steps) (Result, error) {
 	}
 	say("booting %d cells, %d at a time (%s, %d MiB, timeout %s each)", len(cells), cfg.Jobs, cfg.Accel, cfg.MemoryMB, cfg.Timeout)
 	m := do.boot(ctx, opts)
+	m.Plan = &PlanInfo{Cells: plan}
+	if !cfg.Shard.Whole() {
+		m.Plan.Shard, m.Plan.Ran = cfg.Shard.String(), selected
+	}
 	res.Matrix = m
 	// Only a complete run replaces the previous one's reports; an
 	// interrupted one keeps what it has beside them.
@@ -247,56 +269,32 @@ func run(ctx context.Context, cfg Config, do steps) (Result, error) {
 		return res, fmt.Errorf("%w: %w", ErrReportsDir, err)
 	}
 	res.Matrix = m
-	out := cfg.Stdout
-	fmt.Fprintln(out)
-	m.WriteText(out)
+	return conclude(res, conclusion{
+		Out: cfg.Out, Stem: "matrix", Baseline: base, BaselineRef: cfg.Baseline,
+		WriteBaseline: cfg.WriteBaseline, Stdout: cfg.Stdout, Log: say,
+		Artifacts: true,
+	})
+}
 
-	if base != nil {
-		cur := m.Baseline()
-		res.Changes, res.Unseen, res.Fresh = Compare(*base, cur)
-		if len(res.Unseen) > 0 {
-			say("baseline cells not run this time: %s", strings.Join(res.Unseen, ", "))
-		}
-		if len(res.Fresh) > 0 {
-			say("cells with no baseline: %s", strings.Join(res.Fresh, ", "))
-		}
-		compared := len(cur.Cells) - len(res.Fresh)
-		switch {
-		case compared == 0 && len(m.Failures()) == 0:
-			// Checked nothing: never a pass. The reports are still written.
-			// (Cells with no result fail the run below, as that.)
-			if err := m.WriteFiles(cfg.Out, nil); err != nil {
-				return res, err
-			}
-			return res, fmt.Errorf("%w: %s: no cell of this run has a verdict to compare with it", ErrBadBaseline, cfg.Baseline.Name)
-		case len(res.Changes) == 0 && len(m.Failures()) == 0:
-			say("every verdict matches %s (%d cell(s) compared)", cfg.Baseline.Name, compared)
+// selectedCells are the cells of the plan this run (or shard) boots.
+func selectedCells(ks []kernels.Kernel, cfg Config, want map[string]bool) []Cell {
+	var cells []Cell
+	for _, c := range Plan(ks, cfg.Modes, cfg.Docker) {
+		if want[c.ID()] {
+			cells = append(cells, c)
 		}
 	}
-	if err := m.WriteFiles(cfg.Out, res.Changes); err != nil {
-		return res, err
-	}
-	fmt.Fprintf(out, "\nreports: %s %s (per-cell console and suite reports in %s)\n",
-		filepath.Join(cfg.Out, "matrix.md"), filepath.Join(cfg.Out, "matrix.json"), filepath.Join(cfg.Out, "matrix"))
-	if len(res.Changes) > 0 {
-		fmt.Fprintf(out, "\nchanged from %s:\n", cfg.Baseline.Name)
-		for _, c := range res.Changes {
-			fmt.Fprintf(out, "  %s\n", c)
+	return cells
+}
+
+// anyOfKernel says whether any cell of source s is among want.
+func anyOfKernel(s kernels.Source, modes []string, docker DockerPlan, want map[string]bool) bool {
+	for _, id := range planIDs([]kernels.Source{s}, modes, docker) {
+		if want[id] {
+			return true
 		}
-		return res, RegressionError(res.Changes)
 	}
-	// A failed claim is a regression of the kernel or of memlab: it fails
-	// the run, and is never recorded as the baseline.
-	if err := FailuresError(m.Failures()); err != nil {
-		return res, err
-	}
-	if cfg.WriteBaseline != "" {
-		if err := m.WriteBaseline(cfg.WriteBaseline); err != nil {
-			return res, err
-		}
-		say("baseline written to %s", cfg.WriteBaseline)
-	}
-	return res, nil
+	return false
 }
 
 func (cfg *Config) setDefaults() {
@@ -521,7 +519,7 @@ func interrupted(ctx context.Context, err error) error {
 
 // writePlan says what a run would boot and where its inputs come from,
 // touching nothing: no fetch, no build, no guest.
-func (cfg *Config) writePlan(ctx context.Context, do steps) {
+func (cfg *Config) writePlan(ctx context.Context, do steps, plan, selected []string) {
 	w := cfg.Stdout
 	from := ""
 	if cfg.KernelsFrom != "" {
@@ -539,15 +537,10 @@ func (cfg *Config) writePlan(ctx context.Context, do steps) {
 		}
 		fmt.Fprintf(w, "  %-12s %s (%s)\n", s.Name, s.String(), state)
 	}
-	ks := make([]kernels.Kernel, len(cfg.Kernels))
-	for i, s := range cfg.Kernels {
-		ks[i].Source = s
+	fmt.Fprintf(w, "cells (%d): %s\n", len(plan), strings.Join(plan, " "))
+	if !cfg.Shard.Whole() {
+		fmt.Fprintf(w, "shard %s boots %d of them: %s\n", cfg.Shard, len(selected), strings.Join(selected, " "))
 	}
-	var ids []string
-	for _, c := range Plan(ks, cfg.Modes, cfg.Docker) {
-		ids = append(ids, c.ID())
-	}
-	fmt.Fprintf(w, "cells (%d): %s\n", len(ids), strings.Join(ids, " "))
 	if len(cfg.Docker.Cells) > 0 {
 		b := cfg.Image
 		state := "not built: a run builds it (mmdebstrap, a few minutes, once)"

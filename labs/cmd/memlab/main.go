@@ -20,6 +20,7 @@ const usage = `usage:
   memlab report [--from reports/ginkgo.json] [--out reports]
   memlab grade [--rubric fixtures/rubric.json] [--from reports/runner.json] [--out reports]
   memlab matrix [--kernels LIST] [--modes v1,v2] [--baseline FILE] (see memlab matrix --help)
+  memlab merge [--out reports] [--baseline FILE] DIR|NAME=path/to/claims.json ...
   memlab vm-matrix [--out reports] NAME=path/to/claims.json ...
   memlab docker cgroup CONTAINER | image [--force] [--online] [--remove] | sweep
   memlab sweep
@@ -32,6 +33,7 @@ var help = map[string]string{
 	"report":    reportUsage,
 	"grade":     gradeUsage,
 	"matrix":    matrixUsage,
+	"merge":     mergeUsage,
 	"vm-matrix": vmMatrixUsage,
 	"docker":    dockerUsage,
 	"sweep":     "usage: memlab sweep\n  removes what runs that were killed left behind: lab groups and the processes in them, lab containers, temp directories (needs root)",
@@ -63,6 +65,8 @@ func main() {
 		err = cmdGrade(args)
 	case "matrix":
 		err = cmdMatrix(args)
+	case "merge":
+		err = cmdMerge(args)
 	case "vm-matrix":
 		err = cmdVMMatrix(args)
 	case "docker":

@@ -71,6 +71,16 @@ const matrixUsage = `usage: memlab matrix [flags]
   --refresh             ask the archive for newer kernels (otherwise a cached kernel is used offline)
   --fetch-only          fetch and check the kernels, build the Docker guest image; boot nothing
   --plan                print the cells, kernels, suites and baseline a run would use; touch nothing
+  --shard i/n|NAMES     boot only part of the plan: the i-th of n near-equal runs of its
+                        cells (in plan order), or the cells of the kernels (or the cells)
+                        named, comma separated; the output records the plan it is part of,
+                        and memlab merge joins the parts' outputs into the one table
+  --plan-json           print the plan as a GitHub Actions job matrix, one line of JSON:
+                        {"include":[{"shard","name","kernels","cells"}...]}; touch nothing
+  --shards N            with --plan-json: N shards i/N (default 0: one job per kernel)
+  --versions            ask the archives which package and version each archive kernel of
+                        the list is today, one line each (NAME SOURCE PACKAGE VERSION),
+                        downloading no kernel: what a CI cache of kernels is keyed on
   --out reports         where matrix.json, matrix.md and matrix/CELL/ go; only a complete
                         run replaces them (an interrupted one leaves matrix.partial/ beside)
   --baseline FILE       compare with this baseline ("builtin": the one built into memlab,
@@ -88,21 +98,61 @@ func cmdMatrix(args []string) error {
 	if err != nil {
 		return err
 	}
+	if cfg.versions {
+		return printVersions(cfg.Config)
+	}
+	if cfg.jobMatrix {
+		jm, err := matrix.PlanJobs(cfg.Kernels, cfg.Modes, cfg.Docker, cfg.shards)
+		if err != nil {
+			return fmt.Errorf("%w: %w", runner.ErrUsage, err)
+		}
+		fmt.Println(jm.JSON())
+		return nil
+	}
 	// Ctrl-C, SIGTERM or SIGHUP cancel everything; the guests die with the
 	// context, and the work directory goes with them.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	_, err = matrix.Run(ctx, cfg)
+	_, err = matrix.Run(ctx, cfg.Config)
 	if errors.Is(err, guest.ErrNoModule) {
 		return fmt.Errorf("%w: %w (run memlab matrix in one, or give --suite-bin)", runner.ErrUsage, err)
+	}
+	if errors.Is(err, matrix.ErrBadShard) {
+		return fmt.Errorf("%w: %w", runner.ErrUsage, err)
 	}
 	return err
 }
 
+// matrixCommand is a run, or the plan as a CI job matrix.
+type matrixCommand struct {
+	matrix.Config
+	jobMatrix bool // --plan-json
+	shards    int  // --shards
+	versions  bool // --versions
+}
+
+// printVersions prints the package and version of each archive kernel.
+func printVersions(cfg matrix.Config) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	for _, s := range cfg.Kernels {
+		if s.Path != "" {
+			continue // not fetched, not cached: brought by whoever runs the matrix
+		}
+		pkg, version, err := cfg.Cache.Newest(ctx, s)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s %s %s %s\n", s.Name, s, pkg, version)
+	}
+	return nil
+}
+
 // parseMatrixFlags turns the command line into a run; flag.ErrHelp asks
 // for the usage text.
-func parseMatrixFlags(args []string) (matrix.Config, error) {
-	cfg := matrix.Config{Stdout: os.Stdout, Log: say}
+func parseMatrixFlags(args []string) (matrixCommand, error) {
+	cmd := matrixCommand{Config: matrix.Config{Stdout: os.Stdout, Log: say}}
+	cfg := &cmd.Config
 	fs := flag.NewFlagSet("matrix", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	kernelsFlag := fs.String("kernels", "", "")
@@ -129,26 +179,30 @@ func parseMatrixFlags(args []string) (matrix.Config, error) {
 	fs.BoolVar(&cfg.FetchOnly, "fetch-only", false, "")
 	fs.BoolVar(&cfg.PlanOnly, "plan", false, "")
 	fs.StringVar(&cfg.Out, "out", "reports", "")
+	shard := fs.String("shard", "", "")
+	fs.BoolVar(&cmd.jobMatrix, "plan-json", false, "")
+	fs.IntVar(&cmd.shards, "shards", 0, "")
+	fs.BoolVar(&cmd.versions, "versions", false, "")
 	baseline := fs.String("baseline", "", "")
 	fs.StringVar(&cfg.WriteBaseline, "write-baseline", "", "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return cfg, err
+			return cmd, err
 		}
-		return cfg, fmt.Errorf("%w: matrix: %w", runner.ErrUsage, err)
+		return cmd, fmt.Errorf("%w: matrix: %w", runner.ErrUsage, err)
 	}
 	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("%w: matrix takes no arguments (got %q)", runner.ErrUsage, fs.Args())
+		return cmd, fmt.Errorf("%w: matrix takes no arguments (got %q)", runner.ErrUsage, fs.Args())
 	}
 	var err error
 	if cfg.Modes, err = parseModes(*modesFlag); err != nil {
-		return cfg, err
+		return cmd, err
 	}
 	if cfg.Jobs < 1 || cfg.MemoryMB < 256 || cfg.Timeout < 10*time.Second || cfg.DockerTimeout < 10*time.Second {
-		return cfg, fmt.Errorf("%w: matrix: --jobs >= 1, --memory >= 256, --timeout and --docker-timeout >= 10s", runner.ErrUsage)
+		return cmd, fmt.Errorf("%w: matrix: --jobs >= 1, --memory >= 256, --timeout and --docker-timeout >= 10s", runner.ErrUsage)
 	}
 	if cfg.Docker, err = parseDocker(*dockerFlag); err != nil {
-		return cfg, err
+		return cmd, err
 	}
 	if *dockerSuites != "" {
 		cfg.DockerSuites = strings.Split(*dockerSuites, ",")
@@ -156,7 +210,7 @@ func parseMatrixFlags(args []string) (matrix.Config, error) {
 	switch cfg.Accel {
 	case "auto", "kvm", "tcg":
 	default:
-		return cfg, fmt.Errorf("%w: --accel %q: want auto, kvm or tcg", runner.ErrUsage, cfg.Accel)
+		return cmd, fmt.Errorf("%w: --accel %q: want auto, kvm or tcg", runner.ErrUsage, cfg.Accel)
 	}
 	switch {
 	case *kernelsFlag != "":
@@ -173,21 +227,23 @@ func parseMatrixFlags(args []string) (matrix.Config, error) {
 		cfg.KernelsFrom = fixtures.KernelListName + " (built in)"
 	}
 	if err != nil {
-		return cfg, fmt.Errorf("%w: %w", runner.ErrUsage, err)
+		return cmd, fmt.Errorf("%w: %w", runner.ErrUsage, err)
 	}
 	if *suiteBin != "" {
 		cfg.SuiteBinaries = strings.Split(*suiteBin, ",")
 	} else {
 		cfg.SuitePackages = strings.Split(*suitesFlag, ",")
 	}
-	switch *baseline {
-	case "":
-	case builtinBaseline:
-		cfg.Baseline = &matrix.BaselineRef{Name: fixtures.MatrixBaselineName + " (built in)", Data: fixtures.MatrixBaseline}
-	default:
-		cfg.Baseline = &matrix.BaselineRef{Name: *baseline}
+	cfg.Baseline = baselineRef(*baseline)
+	if *shard != "" {
+		if cfg.Shard, err = matrix.ParseShard(*shard); err != nil {
+			return cmd, fmt.Errorf("%w: %w", runner.ErrUsage, err)
+		}
 	}
-	return cfg, nil
+	if cmd.shards < 0 {
+		return cmd, fmt.Errorf("%w: --shards %d: want 0 (a job per kernel) or more", runner.ErrUsage, cmd.shards)
+	}
+	return cmd, nil
 }
 
 func parseModes(s string) ([]string, error) {

@@ -17,7 +17,8 @@ const vmMatrixUsage = `usage: memlab vm-matrix [--out reports] NAME=path/to/clai
   (make vm-matrix: the student VMs): claims down, one column per machine and
   cgroup mode across. Prints the table and writes OUT/vm-matrix.md and
   OUT/vm-matrix.json. A missing or unreadable report gets a column of
-  "no result" and exit status 74.`
+  "no result" and exit status 74. It is memlab merge with only machines'
+  reports (memlab merge --help).`
 
 // cmdVMMatrix merges the VMs' claims reports into one table.
 func cmdVMMatrix(args []string) error {
@@ -31,29 +32,28 @@ func cmdVMMatrix(args []string) error {
 		}
 		return fmt.Errorf("%w: vm-matrix: %w", runner.ErrUsage, err)
 	}
-	reports, err := parseMachineReports(fs.Args())
+	reports, err := parseMachineReports("vm-matrix", fs.Args())
 	if err != nil {
 		return err
 	}
-	_, err = matrix.Merge(matrix.MergeConfig{Reports: reports, Out: *out, Stdout: os.Stdout})
-	return err
+	return merge(matrix.MergeConfig{Reports: reports, Out: *out, Stem: "vm-matrix", Stdout: os.Stdout, Log: say})
 }
 
 // parseMachineReports reads NAME=PATH arguments; a name becomes the first
 // half of its cells' IDs (NAME/v1), so it holds no "/" and no space.
-func parseMachineReports(args []string) ([]matrix.MachineReport, error) {
+func parseMachineReports(cmd string, args []string) ([]matrix.MachineReport, error) {
 	if len(args) == 0 {
-		return nil, fmt.Errorf("%w: vm-matrix: no reports given", runner.ErrUsage)
+		return nil, fmt.Errorf("%w: %s: no reports given", runner.ErrUsage, cmd)
 	}
 	var out []matrix.MachineReport
 	seen := map[string]bool{}
 	for _, a := range args {
 		name, path, ok := strings.Cut(a, "=")
 		if !ok || name == "" || path == "" || strings.ContainsAny(name, "/ ") {
-			return nil, fmt.Errorf("%w: vm-matrix: bad argument %q: want NAME=path/to/claims.json", runner.ErrUsage, a)
+			return nil, fmt.Errorf("%w: %s: bad argument %q: want NAME=path/to/claims.json", runner.ErrUsage, cmd, a)
 		}
 		if seen[name] {
-			return nil, fmt.Errorf("%w: vm-matrix: VM %q named twice", runner.ErrUsage, name)
+			return nil, fmt.Errorf("%w: %s: machine %q named twice", runner.ErrUsage, cmd, name)
 		}
 		seen[name] = true
 		out = append(out, matrix.MachineReport{Name: name, Path: path})

@@ -524,3 +524,37 @@ func lockDir(dir string) (func(), error) {
 	}
 	return func() { f.Close() }, nil
 }
+
+// Newest asks the archive, without downloading any kernel, which package
+// carries the kernel an archive source names today and at which version:
+// what a cache of kernels is keyed on (a CI cache is stale once either
+// changes). A source given by path is not the archive's: it has neither.
+func (c *Cache) Newest(ctx context.Context, s Source) (pkg, version string, err error) {
+	if s.Path != "" {
+		return "", "", fmt.Errorf("kernel %s: given by path, not from an archive", s.Name)
+	}
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		return "", "", fmt.Errorf("kernel cache: %w", err)
+	}
+	apt, err := c.privateApt(s)
+	if err != nil {
+		return "", "", err
+	}
+	defer os.RemoveAll(apt.dir)
+	if _, err := apt.run(ctx, "", "apt-get", "-q", "update"); err != nil {
+		return "", "", err
+	}
+	if pkg, err = apt.resolve(ctx, s.Package); err != nil {
+		return "", "", err
+	}
+	out, err := apt.run(ctx, "", "apt-cache", "show", "--no-all-versions", pkg)
+	if err != nil {
+		return "", "", err
+	}
+	for line := range strings.SplitSeq(out, "\n") {
+		if v, ok := strings.CutPrefix(line, "Version: "); ok {
+			return pkg, strings.TrimSpace(v), nil
+		}
+	}
+	return "", "", fmt.Errorf("kernel %s: apt-cache show %s gives no version", s.Name, pkg)
+}
