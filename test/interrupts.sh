@@ -83,6 +83,25 @@ session_procs() {
 	ps -eo pid=,sid=,comm= | awk -v s="$1" '$2 == s { print $1, $3 }'
 }
 
+# stage_of SID: what the run was doing, from its processes (Ginkgo's
+# succinct output says nothing until a suite ends): a suite binary running,
+# the compiler, the report, or nothing left (the run had ended).
+stage_of() {
+	local procs
+	procs=$(session_procs "$1" | awk '{ print $2 }')
+	if grep -q '\.test$' <<<"$procs"; then
+		echo "while $(grep '\.test$' <<<"$procs" | head -n 1) ran"
+	elif grep -qE '^(compile|link|go|asm|cgo|vet)$' <<<"$procs"; then
+		echo "while compiling"
+	elif grep -qx memlab <<<"$procs"; then
+		echo "while memlab ran (the report or provisioning)"
+	elif [[ -n $procs ]]; then
+		echo "while $(tr '\n' ' ' <<<"$procs" | cut -c1-60)ran"
+	else
+		echo "after the run had ended"
+	fi
+}
+
 # ours RUNID SID: the run RUNID (PID.STARTTIME) is gone, or is a process
 # of session SID. A live run of another session (a developer's memlab
 # run, another checkout's tests) is not this run's leftover.
@@ -130,13 +149,14 @@ make -s bin/memlab >/dev/null
 "$MEMLAB" sweep
 
 # labs_seconds: how long the make labs that wrote ginkgo.json took: its
-# suites, from the first start to the last end, and 10 s to compile.
+# suites, from the first start to the last end, and 3 s to compile (make
+# test's build cache is warm from the labs it has just run).
 labs_seconds() {
 	local first last
 	first=$(grep -oE '"StartTime": *"[^"]+"' "$REPORTS/ginkgo.json" 2>/dev/null | head -n 1 | sed -E 's/.*"([^"]+)"$/\1/')
 	last=$(grep -oE '"EndTime": *"[^"]+"' "$REPORTS/ginkgo.json" 2>/dev/null | tail -n 1 | sed -E 's/.*"([^"]+)"$/\1/')
 	[[ -n $first && -n $last ]] || return 1
-	echo $(($(date -d "$last" +%s) - $(date -d "$first" +%s) + 10))
+	echo $(($(date -d "$last" +%s) - $(date -d "$first" +%s) + 3))
 }
 
 if [[ $REUSE_SOLO == 1 && -s $REPORTS/claims.json ]] && duration=$(labs_seconds); then
@@ -173,6 +193,7 @@ for cut in "${cuts[@]}"; do
 	run_labs "$LOG/cut$n.log"
 	sid=$PID
 	sleep "$(awk -v m="$at_ms" 'BEGIN { printf "%.3f", m / 1000 }')"
+	stage=$(stage_of "$sid")
 	what=
 	case $cut in
 	i)
@@ -204,8 +225,7 @@ for cut in "${cuts[@]}"; do
 		sleep 0.1
 	done
 	ended=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-	stage=$(grep -E '^(Compiling|Running Suite:|Ran [0-9]+ of|reports:)' "$LOG/cut$n.log" | tail -n 1 | cut -c1-60 || true)
-	say "cut $n at ${at_ms}ms: $what; make exited $status; the run's processes ended ${ended}s after the cut (last stage: ${stage:-before compiling})"
+	say "cut $n at ${at_ms}ms, $stage: $what; make exited $status; the run's processes ended ${ended}s after the cut"
 	# What the cut run's partial report says of the claims it never judged.
 	if [[ $REPORTS/claims.partial.json -nt $LOG/cut$n.log.start ]]; then
 		say "cut $n: claims.partial.json: $(verdicts "$REPORTS/claims.partial.json" | awk '{ sub(/^[^ ]+ /, ""); n[$0]++ } END { for (v in n) printf "%s %d, ", v, n[v] }')"
