@@ -94,6 +94,16 @@ func TestKnownRunnersLoseExactlyTheirPoints(t *testing.T) {
 					t.Logf("run %d: %s; memlab killed after it: %v", i+1, res.Why(), res.Survivors)
 				case err != nil:
 					t.Fatalf("run %d: %v\n%s", i+1, err, log.String())
+				case f.Forges:
+					wrote, rerr := os.ReadFile(filepath.Join(out, ClassroomFile))
+					if rerr != nil {
+						t.Fatal(rerr)
+					}
+					time.Sleep(5 * time.Second) // its forger's time, and some
+					if b, rerr := os.ReadFile(filepath.Join(out, ClassroomFile)); rerr != nil || !bytes.Equal(b, wrote) {
+						t.Errorf("run %d: %s was rewritten after the grading: %v\n%s", i+1, ClassroomFile, rerr, b)
+					}
+					fallthrough
 				default:
 					if len(g.Problems) > 0 {
 						t.Errorf("run %d: %v", i+1, g.Problems)

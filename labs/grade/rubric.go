@@ -48,7 +48,10 @@ type FixtureLoss struct {
 	Loses   []string `json:"loses"`
 	Timeout string   `json:"timeout,omitempty"`
 	Dies    bool     `json:"dies,omitempty"` // it kills the suite: the grade must be an error with no points
-	Why     string   `json:"why,omitempty"`
+	// Forges: it tries to rewrite the grade files after the grading; they
+	// must still be what memlab wrote once its forger's time has passed.
+	Forges bool   `json:"forges,omitempty"`
+	Why    string `json:"why,omitempty"`
 }
 
 // ExerciseItem is a hand-graded exercise: points per claim.

@@ -70,8 +70,14 @@ func Run(argv []string, dir string, out io.Writer) (Result, error) {
 	}
 	// unshare execs the suite: the suite is this process's child.
 	// Mount propagation private: a mount the runner leaves stays in the
-	// suite's namespace and goes with it.
-	cmd := exec.Command("unshare", append([]string{"--mount", "--net", "--propagation", "private", "--"}, argv...)...)
+	// suite's namespace and goes with it. An empty /run hides the sockets
+	// of the daemons that start processes on request (Docker, containerd,
+	// systemd, D-Bus): a process started through one of them is no
+	// descendant of the grader, so it would outlive the grading and could
+	// rewrite the grade after it; the private network namespace hides
+	// their abstract and TCP sockets. The contract needs none of them.
+	cmd := exec.Command("unshare", append([]string{"--mount", "--net", "--propagation", "private", "--",
+		"sh", "-c", hideDaemons, "memlab-grade-suite"}, argv...)...)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -133,6 +139,13 @@ func makeGroup() (string, *os.File, error) {
 }
 
 const groupPrefix = "memlab-grade-"
+
+// hideDaemons mounts an empty tmpfs over /run (and over /var/run where it
+// is a directory of its own), then execs the suite ("$@").
+const hideDaemons = `set -e
+mount -t tmpfs -o mode=0755,size=16m memlab-grade /run
+if [ ! -L /var/run ] && [ -d /var/run ]; then mount -t tmpfs -o mode=0755,size=16m memlab-grade /var/run; fi
+exec "$@"`
 
 // sweepStale removes the empty groups of graders that are gone (one
 // SIGKILLed cannot remove its own).
