@@ -71,9 +71,10 @@ const matrixUsage = `usage: memlab matrix [flags]
   --refresh             ask the archive for newer kernels (otherwise a cached kernel is used offline)
   --fetch-only          fetch and check the kernels, build the Docker guest image; boot nothing
   --plan                print the cells, kernels, suites and baseline a run would use; touch nothing
-  --shard i/n|NAMES     boot only part of the plan: the i-th of n near-equal runs of its
-                        cells (in plan order), or the cells of the kernels (or the cells)
-                        named, comma separated; the output records the plan it is part of,
+  --shard i/n|NAMES     boot only part of the plan: the i-th of n runs of its cells (in
+                        plan order) of near-equal cost (a Docker cell counts six), or the
+                        cells of the kernels (or the cells) named, comma separated; the
+                        output records the plan it is part of,
                         and memlab merge joins the parts' outputs into the one table
   --plan-json           print the plan as a GitHub Actions job matrix, one line of JSON:
                         {"include":[{"shard","name","kernels","cells"}...]}; touch nothing
