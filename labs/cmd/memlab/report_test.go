@@ -36,18 +36,26 @@ func TestReportRefusesWhatIsNoReport(t *testing.T) {
 	}
 }
 
-// An interrupted run's report goes beside the last complete one, which is
-// kept, and says where.
-func TestReportOfAnUnfinishedRunKeepsThePrevious(t *testing.T) {
-	dir := t.TempDir()
-	out := filepath.Join(dir, "reports")
+// reportsOfAPreviousRun makes dir/reports holding a previous run's
+// claims.json, which a run that did not finish must leave as it is.
+func reportsOfAPreviousRun(t *testing.T) (dir, out string, previous []byte) {
+	t.Helper()
+	dir = t.TempDir()
+	out = filepath.Join(dir, "reports")
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	previous := []byte(`{"previous": true}`)
+	previous = []byte(`{"previous": true}`)
 	if err := os.WriteFile(filepath.Join(out, "claims.json"), previous, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return dir, out, previous
+}
+
+// An interrupted run's report goes beside the last complete one, which is
+// kept, and says where.
+func TestReportOfAnUnfinishedRunKeepsThePrevious(t *testing.T) {
+	dir, out, previous := reportsOfAPreviousRun(t)
 	from := filepath.Join(dir, "ginkgo.json")
 	doc := `[{"SuitePath":"/m/specs/reexec","SuiteDescription":"reexec","SpecialSuiteFailureReasons":["Interrupted by User"]}]`
 	if err := os.WriteFile(from, []byte(doc), 0o644); err != nil {
@@ -74,15 +82,7 @@ func TestReportOfAnUnfinishedRunKeepsThePrevious(t *testing.T) {
 // names the claims it cut and the engine's status on one line, and exits
 // with its own status (85), not "failed".
 func TestReportOfARunTheEngineCutShort(t *testing.T) {
-	dir := t.TempDir()
-	out := filepath.Join(dir, "reports")
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	previous := []byte(`{"previous": true}`)
-	if err := os.WriteFile(filepath.Join(out, "claims.json"), previous, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir, out, previous := reportsOfAPreviousRun(t)
 	status := "no Docker engine answers at unix:///run/x.sock: Cannot connect to the Docker daemon"
 	doc, err := json.Marshal([]types.Report{{SuitePath: "/m/specs/docker", SuiteDescription: "docker", SpecReports: []types.SpecReport{{
 		LeafNodeType: types.NodeTypeIt, LeafNodeText: "D3", LeafNodeLabels: []string{"claim:D3", "cgroup:v1"},

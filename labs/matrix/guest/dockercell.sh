@@ -72,26 +72,19 @@ if [ -z "$skip" ]; then
 	fi
 fi
 
+# shellcheck source=SCRIPTDIR/runsuites.sh
+. "$M/runsuites.sh"
 {
 	echo "kernel: $(uname -a)"
 	echo "cmdline: $(cat /proc/cmdline)"
 	echo "mode: $mode (systemd mounted $have), docker cgroup driver: $DRIVER"
 	echo "systemd: $(systemctl --version | head -n1)"
-	echo "--- /proc/cgroups"; cat /proc/cgroups
-	echo "--- cgroup mounts"; grep cgroup /proc/self/mountinfo
-	[ -r /sys/fs/cgroup/cgroup.controllers ] && echo "--- cgroup.controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+	describe_cgroups
 	echo "--- meminfo"; head -n 3 /proc/meminfo
 	echo "--- failed units"; systemctl --failed --no-legend --no-pager
 } > /out/env.txt 2>&1
 
-if [ -n "$skip" ]; then
-	echo "skip $skip" > /out/status
-	echo "MEMLAB-SKIP $skip"
-else
-	echo "ok" > /out/status
-	# shellcheck source=SCRIPTDIR/runsuites.sh
-	. "$M/runsuites.sh"
-	run_suites "$M/suites"
+if run_or_skip "$skip" "$M/suites"; then
 	journalctl -u docker -u containerd -o short-monotonic --no-pager > /out/docker-journal.txt 2>&1
 	# A fixture for labs/docker's unit tests: this layout's real tree, with
 	# the article's container (-m 128m, stress holding 100m) running.

@@ -70,27 +70,19 @@ v2) mount_v2 ;;
 *) skip="no cgroup mode on the kernel command line (memlab.mode=v1|v2)" ;;
 esac
 
+# shellcheck source=SCRIPTDIR/runsuites.sh
+. /usr/lib/memlab/runsuites.sh
 {
 	echo "kernel: $(uname -a)"
 	echo "cmdline: $(cat /proc/cmdline)"
 	echo "mode: $mode"
-	echo "--- /proc/cgroups"; cat /proc/cgroups
-	echo "--- cgroup mounts"; grep cgroup /proc/self/mountinfo
-	[ -r /sys/fs/cgroup/cgroup.controllers ] && echo "--- cgroup.controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+	describe_cgroups
 	echo "--- entropy: hw_random ${rng:-none}, modules loaded:${modules:- none}, entropy_avail $(cat /proc/sys/kernel/random/entropy_avail)"
 	dmesg 2>/dev/null | grep -i -e 'random:' -e virtio_rng -e hwrng
 	echo "--- meminfo"; head -n 3 /proc/meminfo
 } > /out/env.txt 2>&1
 
-if [ -n "$skip" ]; then
-	echo "skip $skip" > /out/status
-	echo "MEMLAB-SKIP $skip"
-else
-	echo "ok" > /out/status
-	# shellcheck source=SCRIPTDIR/runsuites.sh
-	. /usr/lib/memlab/runsuites.sh
-	run_suites /suites
-fi
+run_or_skip "$skip" /suites || true
 
 cut -d' ' -f1 /proc/uptime > /out/uptime
 # shellcheck source=SCRIPTDIR/handback.sh

@@ -4,6 +4,26 @@
 # by the cell's script once the cgroup mode is up: run_suites DIR runs every
 # DIR/*.test with a Ginkgo JSON report into /out, SUITE_TIMEOUT and
 # LABEL_FILTER as guest.conf gives them, and lists each in /out/suites.txt.
+
+# describe_cgroups: what every cell's env.txt says of the cgroup mode it got.
+describe_cgroups() {
+	echo "--- /proc/cgroups"; cat /proc/cgroups
+	echo "--- cgroup mounts"; grep cgroup /proc/self/mountinfo
+	[ -r /sys/fs/cgroup/cgroup.controllers ] && echo "--- cgroup.controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+}
+
+# run_or_skip SKIP DIR: the cell's status into /out; with no SKIP reason,
+# run_suites DIR. Fails when the cell is skipped.
+run_or_skip() {
+	if [ -n "$1" ]; then
+		echo "skip $1" > /out/status
+		echo "MEMLAB-SKIP $1"
+		return 1
+	fi
+	echo "ok" > /out/status
+	run_suites "$2"
+}
+
 run_suites() {
 	: > /out/suites.txt
 	for bin in "$1"/*.test; do
