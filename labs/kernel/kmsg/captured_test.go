@@ -164,6 +164,10 @@ func FuzzOOMKills(f *testing.F) {
 			if k.PID < 0 || !strings.Contains(k.Line, strconv.Itoa(k.PID)) || !strings.Contains(k.Line, k.Task) {
 				t.Fatalf("kill %+v is not what its line says", k)
 			}
+			if len(k.Report.Tasks) > len(lines) {
+				t.Fatalf("%d tasks from %d lines", len(k.Report.Tasks), len(lines))
+			}
+			_ = k.Report.String()
 		}
 	})
 }

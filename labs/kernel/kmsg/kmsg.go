@@ -83,6 +83,9 @@ type Kill struct {
 	Task string // command name of the killed task
 	PID  int    // its host PID
 	Line string // the kernel's line, as evidence
+	// Report is what the kernel's report before the kill said of the
+	// group whose limit was hit.
+	Report Report
 }
 
 // The OOM killer's lines differ by kernel. From 4.19 one summary line
@@ -125,11 +128,13 @@ func OOMKills(lines []string, cgroupPath string) []Kill {
 	var kills []Kill
 	var oomMemcg, taskMemcg string
 	inGroup := false // a "Task in" line of the current report named the groups
+	report, columns := newReport(), []string(nil)
 	for _, l := range lines {
 		var task, pid string
 		switch {
 		case strings.Contains(l, reportStart):
 			inGroup = false
+			report, columns = newReport(), nil
 			continue
 		case strings.Contains(l, "oom-kill:"):
 			m := summaryLine.FindStringSubmatch(l)
@@ -151,6 +156,7 @@ func OOMKills(lines []string, cgroupPath string) []Kill {
 			pid, task = m[1], m[2]
 			inGroup = false
 		default:
+			report.read(l, &columns)
 			continue
 		}
 		if oomMemcg != cgroupPath && taskMemcg != cgroupPath && !strings.HasPrefix(taskMemcg, cgroupPath+"/") {
@@ -160,7 +166,7 @@ func OOMKills(lines []string, cgroupPath string) []Kill {
 		if err != nil { // more digits than an int holds: not a PID
 			continue
 		}
-		kills = append(kills, Kill{Task: task, PID: n, Line: l})
+		kills = append(kills, Kill{Task: task, PID: n, Line: l, Report: report})
 	}
 	return kills
 }
