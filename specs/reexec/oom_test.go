@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"syscall"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -73,8 +74,8 @@ func killFigures(m claim.Mode, res runner.Result, counter, victim string) {
 	}
 }
 
-// g5Runs: with 99m under 100m the rest of the group has less than 1 MiB, so
-// whether stress survives can vary from run to run; one run proves little.
+// g5Runs: with 99m under 100m the rest of the group has less than 1 MiB,
+// so one run proves little either way.
 const g5Runs = 5
 
 // held is what the group was charged for when the worker held all its 99m.
@@ -83,12 +84,23 @@ type held struct {
 	pte     int64 // the worker's page tables (VmPTE)
 }
 
+// G5 is decided on whether 99m fits: a worker that holds all of its 99m
+// (--vm-keep) charges nothing more, so once one has and runs on until we
+// stop it, stress at 99m keeps running under this kernel's limit. Only a
+// kernel where no run gets there, every run killed at the limit on the way,
+// corrects the claim. A kill in some runs and not others shows the way up
+// can cross the limit, not that 99m does not fit; a verdict that turned on
+// it would change with load (1 run of 5 once, in a Docker guest beside a
+// second guest; 0 of 120 in four guests at once since). The verdict names
+// every kill, with the kernel's own report of what the group was charged
+// when it killed.
 var _ = claim.Describe("G5", func(m claim.Mode) string {
-	return fmt.Sprintf("a 99m worker under %s = 100m, %d runs: each survives, or is OOM-killed at the limit", m.Files.Limit, g5Runs)
+	return fmt.Sprintf("a 99m worker under %s = 100m, %d runs: one that holds its 99m runs on; any kill is the limit's", m.Files.Limit, g5Runs)
 }, func(ctx SpecContext, m claim.Mode) {
 	l := m.Lab()
 	v := claim.Kernel()
-	survived, killed := 0, 0
+	survived := 0
+	var kills []string  // each kill, with the kernel's report of the group
 	var closest *held   // the survivor with the least to spare
 	var footprint int64 // the group's own usage just before stress started, the most of any run
 	var workerPTE int64
@@ -115,8 +127,8 @@ var _ = claim.Describe("G5", func(m claim.Mode) string {
 		Expect(res.FootprintBeforeExec).To(BeNumerically("<=", claim.ChargeBatch()),
 			"the group holds the workload only: before stress, at most one CPU's charge batch")
 		footprint = max(footprint, res.FootprintBeforeExec)
-		kills, _ := killCount(res)
-		if holding && kills == 0 {
+		n, _ := killCount(res)
+		if holding && n == 0 {
 			By("a survivor: it held its 99m and ended by our SIGTERM")
 			Expect(res.Signal).To(Equal(int(syscall.SIGTERM)), "a survivor ends by our SIGTERM")
 			Expect(out).NotTo(gbytes.Say("got signal 9"))
@@ -129,14 +141,17 @@ var _ = claim.Describe("G5", func(m claim.Mode) string {
 		By("a kill: it must be the memory controller's, at the limit, of stress")
 		peak, file := peakOf(res)
 		expectKilledAtLimit(res, out, peak, file)
-		killed++
+		kills = append(kills, killReport(i+1, res))
 	}
-	Expect(survived + killed).To(Equal(g5Runs))
+	Expect(survived + len(kills)).To(Equal(g5Runs))
 
 	By("filing the runs' figures and the verdict")
 	cpus, page := claim.OnlineCPUs(), os.Getpagesize()
 	chargedFiles := m.Files.Stat + ", " + cgroup.KernelFiles(m.Version)
-	claim.Figure("runs that survived", fmt.Sprintf("%d of %d", survived, g5Runs), m.Files.Events)
+	claim.Figure("runs whose worker held its 99m and ran on until stopped", fmt.Sprintf("%d of %d", survived, g5Runs), m.Files.Events)
+	for i, k := range kills {
+		claim.Figure(fmt.Sprintf("kill %d of %d", i+1, len(kills)), k, "/dev/kmsg")
+	}
 	claim.Figure("the group's usage just before stress started, read by memlab's child (one charge batch here: "+why.KiB(claim.ChargeBatch())+")", footprint, m.Files.Usage)
 	var margin string
 	if closest != nil {
@@ -165,22 +180,35 @@ var _ = claim.Describe("G5", func(m claim.Mode) string {
 	if pt := why.PageTables(v, workerPTE); pt != "" {
 		rest += "; " + pt
 	}
-	if killed == 0 {
-		claim.Holds(fmt.Sprintf("stress at 99m survived all %d runs: %s. %s", g5Runs, margin, rest))
+	if survived == 0 {
+		claim.Corrected("stress at 99m never held its 99m: all %d runs were OOM-killed at the limit on the way (the first: %s). %s",
+			g5Runs, kills[0], rest)
 		return
 	}
-	evidence := fmt.Sprintf("stress at 99m was OOM-killed at the limit in %d of %d runs: %s", killed, g5Runs, rest)
-	if closest != nil {
-		evidence += fmt.Sprintf(". Of the %d that survived, %s", survived, margin)
+	verdict := fmt.Sprintf("stress held its 99m and kept running in %d of %d runs: %s. %s", survived, g5Runs, margin, rest)
+	if len(kills) > 0 {
+		verdict += fmt.Sprintf(". In %d of %d runs the kernel killed the worker at the limit before it held all 99m: %s",
+			len(kills), g5Runs, strings.Join(kills, "; "))
 	}
-	claim.Corrected("%s", evidence)
+	claim.Holds(verdict)
 })
 
-// awaitWorkerHolding waits until stress's worker has touched size bytes
-// (only then can no more of its allocations trigger the OOM killer), or
-// until the kernel has killed it on the way there and the run has ended.
-// Once the worker holds them it reads what the group is charged for and
-// the worker's page tables, and reports holding.
+// killReport is one kill as the kernel reported it: what the group was
+// charged, and its tasks, the moment the OOM killer gave up on the limit.
+func killReport(run int, res runner.Result) string {
+	if len(res.Victims) == 0 {
+		return fmt.Sprintf("run %d: killed (oom_kill %s; the kernel log could not be read)", run, why.OOMKills(claim.Kernel(), res.OOMKills, res.OOMKnown))
+	}
+	k := res.Victims[0]
+	return fmt.Sprintf("run %d: the kernel killed %s with %s", run, k, k.Report)
+}
+
+// awaitWorkerHolding waits until stress's worker has touched every page of
+// its size-byte buffer, its largest mapping (smaps counts that exactly; RES
+// also counts stress's own file pages, so it passes size some hundred KiB
+// early), or until the kernel has killed it on the way and the run has
+// ended. Once the worker holds them it reads what the group is charged for
+// and the worker's page tables, and reports holding.
 func awaitWorkerHolding(ctx context.Context, r *runner.Run, size int64) (h held, holding bool) {
 	Eventually(ctx, func() bool {
 		select {
@@ -192,8 +220,8 @@ func awaitWorkerHolding(ctx context.Context, r *runner.Run, size int64) (h held,
 		if !ok {
 			return false
 		}
-		rss, err := proc.ResidentBytes(w.PID)
-		if err != nil || rss < size {
+		buf, err := proc.LargestMapping(w.PID)
+		if err != nil || buf.Resident < size {
 			return false
 		}
 		if h.charged, _, err = r.Group.Charged(); err != nil {
