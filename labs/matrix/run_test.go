@@ -13,12 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onsi/ginkgo/v2/types"
+
 	"github.com/memlab/memlab/labs/kernel/proc"
 	"github.com/memlab/memlab/labs/matrix/guest"
 	"github.com/memlab/memlab/labs/matrix/kernels"
 	"github.com/memlab/memlab/labs/matrix/qemu"
 	"github.com/memlab/memlab/labs/report/ledger"
-	"github.com/onsi/ginkgo/v2/types"
 )
 
 // fakeMachine stands in for the kernel cache, go, the initramfs builder
