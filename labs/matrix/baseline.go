@@ -33,8 +33,7 @@ func checkWriteBaseline(path string) error {
 		return nil
 	}
 	if err := atomicfile.Writable(path); err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
+		if pe, ok := errors.AsType[*fs.PathError](err); ok {
 			err = pe.Err // the reason, without the probe's temporary name
 		}
 		return fmt.Errorf("%w: --write-baseline %s: %w", ErrBaselineOut, path, err)

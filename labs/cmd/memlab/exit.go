@@ -56,8 +56,7 @@ func checkOutDir(dir string) error {
 		return fmt.Errorf("%w: --out '': want a directory", runner.ErrUsage)
 	}
 	if err := atomicfile.WritableDir(dir); err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
+		if pe, ok := errors.AsType[*fs.PathError](err); ok {
 			err = pe.Err // the reason, without the probe's temporary name
 		}
 		return fmt.Errorf("--out %s: %w: %w", dir, errCannotWrite, err)

@@ -292,8 +292,7 @@ func checkLabelFilter(filter string) error {
 		return nil
 	}
 	msg := err.Error()
-	var ge types.GinkgoError
-	if errors.As(err, &ge) {
+	if ge, ok := errors.AsType[types.GinkgoError](err); ok {
 		msg = ge.Heading + ": " + ge.Message
 	}
 	msg = strings.Join(strings.Fields(formatter.New(formatter.ColorModeNone).F(msg)), " ")
