@@ -94,6 +94,7 @@ type Result struct {
 type steps struct {
 	detectAccel func() (accel, why string)
 	checkModule func(ctx context.Context, goBin, dir string) error
+	checkSuite  func(binary string) error
 	fetch       func(ctx context.Context, c *kernels.Cache, s kernels.Source) (kernels.Kernel, error)
 	buildSuites func(ctx context.Context, goBin, moduleDir string, patterns []string, outDir string) ([]guest.Suite, error)
 	buildInitrd func(cfg guest.Config, file string) error
@@ -105,6 +106,7 @@ type steps struct {
 var machine = steps{
 	detectAccel: qemu.DetectAccel,
 	checkModule: guest.CheckModule,
+	checkSuite:  guest.CheckSuiteBinary,
 	fetch: func(ctx context.Context, c *kernels.Cache, s kernels.Source) (kernels.Kernel, error) {
 		return c.Get(ctx, s)
 	},
@@ -146,7 +148,7 @@ func run(ctx context.Context, cfg Config, do steps) (Result, error) {
 	// what it finds instead.)
 	var base *Baseline
 	if !cfg.PlanOnly {
-		if base, err = cfg.checkInputs(selected); err != nil {
+		if base, err = cfg.checkInputs(do, selected); err != nil {
 			return res, err
 		}
 	}
@@ -438,7 +440,7 @@ func labImageArchive(file string) (string, error) {
 // checkInputs checks what a run reads before it starts: each kernel image
 // given by path (an absent one only skips its cells) and the baseline,
 // which it returns (nil: no comparison).
-func (cfg *Config) checkInputs(selected []string) (*Baseline, error) {
+func (cfg *Config) checkInputs(do steps, selected []string) (*Baseline, error) {
 	for _, s := range cfg.Kernels {
 		if s.Path == "" {
 			continue
@@ -458,7 +460,7 @@ func (cfg *Config) checkInputs(selected []string) (*Baseline, error) {
 		}
 	}
 	for _, p := range cfg.SuiteBinaries {
-		if err := guest.CheckSuiteBinary(p); err != nil {
+		if err := do.checkSuite(p); err != nil {
 			return nil, fmt.Errorf("--suite-bin: %w", err)
 		}
 	}
