@@ -11,6 +11,7 @@ import (
 	"io"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -46,6 +47,11 @@ func FromFiles(rubricPath, reportPath, outDir string, w io.Writer) (Grade, error
 	if err != nil {
 		return Grade{}, fmt.Errorf("%w: %w", ErrNoReport, err)
 	}
+	// A report of another suite would score 0 and be recorded as the
+	// runner's grade.
+	if !holdsRubricSpecs(rub, suites) {
+		return Grade{}, fmt.Errorf("%w: %s holds none of the rubric's %d runner specs: not the runner suite's report", ErrNoReport, reportPath, len(rub.Runner.Specs))
+	}
 	g := Score(rub, suites)
 	if err := g.WriteFiles(outDir); err != nil {
 		return g, err
@@ -56,6 +62,20 @@ func FromFiles(rubricPath, reportPath, outDir string, w io.Writer) (Grade, error
 		return g, fmt.Errorf("%d/%d points: %w (%d)", g.Points, g.MaxPoints, ErrBelowPassMark, g.Threshold)
 	}
 	return g, nil
+}
+
+// holdsRubricSpecs says whether any suite reports a spec of the rubric, in
+// whatever state: a runner suite that ran, even one that failed to start
+// its specs, reports them.
+func holdsRubricSpecs(rub Rubric, suites []types.Report) bool {
+	for _, suite := range suites {
+		for _, sr := range suite.SpecReports {
+			if m := specID.FindStringSubmatch(sr.LeafNodeText); m != nil && slices.ContainsFunc(rub.Runner.Specs, func(s SpecPoints) bool { return s.ID == m[1] }) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 var specID = regexp.MustCompile(`^(R[0-9]+) \(([A-Z][0-9]+)\): `)

@@ -376,3 +376,27 @@ func TestTestCodeAndWholeMessages(t *testing.T) {
 		t.Errorf("the message was cut: %q", g.Tests[0].Message)
 	}
 }
+
+// A report of another suite is not a runner's 0: it is refused, and no
+// grade is written.
+func TestFromFilesRefusesAnotherSuitesReport(t *testing.T) {
+	dir := t.TempDir()
+	rubric, from, out := filepath.Join(dir, "rubric.json"), filepath.Join(dir, "labs.json"), filepath.Join(dir, "out")
+	rb, _ := json.Marshal(testRubric())
+	labs := []types.Report{{SuiteDescription: "raw cgroup", SuiteSucceeded: true, SpecReports: types.SpecReports{
+		{LeafNodeType: types.NodeTypeIt, State: types.SpecStatePassed, LeafNodeText: "G1: a claim"},
+	}}}
+	lb, _ := json.Marshal(labs)
+	if err := os.WriteFile(rubric, rb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(from, lb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := FromFiles(rubric, from, out, io.Discard); !errors.Is(err, ErrNoReport) {
+		t.Errorf("error %v, want ErrNoReport", err)
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s: %v, want nothing written", out, err)
+	}
+}

@@ -4,8 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
+
+	"github.com/memlab/memlab/labs/inputfile"
 )
 
 // ErrBadRubric: the rubric is missing, is not JSON, or is one the grader
@@ -62,10 +63,13 @@ type ExerciseItem struct {
 	Claims        map[string]int `json:"claims"`
 }
 
+// maxRubric bounds what LoadRubric reads: the rubric is a few KiB.
+const maxRubric = 1 << 20
+
 // LoadRubric reads and checks a rubric; every error wraps ErrBadRubric.
 func LoadRubric(path string) (Rubric, error) {
 	var r Rubric
-	b, err := os.ReadFile(path)
+	b, err := inputfile.Read(path, maxRubric)
 	if err != nil {
 		return r, fmt.Errorf("%w: %w", ErrBadRubric, err)
 	}

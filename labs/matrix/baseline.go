@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
+	"io/fs"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/memlab/memlab/labs/inputfile"
 	"github.com/memlab/memlab/labs/report/atomicfile"
 	"github.com/memlab/memlab/labs/report/ledger"
 )
@@ -21,6 +21,25 @@ var ErrRegression = errors.New("the matrix changed from its baseline")
 // unreadable, of nothing, or holding a word that is no verdict; or no cell
 // of the run is in it. A check against it would pass on nothing.
 var ErrBadBaseline = errors.New("bad baseline")
+
+// ErrBaselineOut: the file --write-baseline names cannot be written.
+// Found before anything boots: a run must not end with nowhere to put it.
+var ErrBaselineOut = errors.New("cannot write the baseline")
+
+// checkWriteBaseline says whether a baseline can be written to path
+// ("": none asked for), without making its directory.
+func checkWriteBaseline(path string) error {
+	if path == "" {
+		return nil
+	}
+	if err := atomicfile.Writable(path); err != nil {
+		if pe, ok := errors.AsType[*fs.PathError](err); ok {
+			err = pe.Err // the reason, without the probe's temporary name
+		}
+		return fmt.Errorf("%w: --write-baseline %s: %w", ErrBaselineOut, path, err)
+	}
+	return nil
+}
 
 // baselineVerdicts are the words a baseline may hold: what a recorded run
 // can give a claim. "no result" is not among them: such a run is never
@@ -160,17 +179,9 @@ const maxBaseline = 16 << 20
 
 // LoadBaseline reads a baseline file; every failure is ErrBadBaseline.
 func LoadBaseline(path string) (Baseline, error) {
-	f, err := os.Open(path)
+	data, err := inputfile.Read(path, maxBaseline)
 	if err != nil {
 		return Baseline{}, fmt.Errorf("%w: %w", ErrBadBaseline, err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxBaseline+1))
-	if err != nil {
-		return Baseline{}, fmt.Errorf("%w: %s: %w", ErrBadBaseline, path, err)
-	}
-	if len(data) > maxBaseline {
-		return Baseline{}, fmt.Errorf("%w: %s: larger than %d MiB", ErrBadBaseline, path, maxBaseline>>20)
 	}
 	return ParseBaseline(path, data)
 }

@@ -11,12 +11,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/onsi/ginkgo/v2/types"
+
 	"github.com/memlab/memlab/labs/kernel/release"
 	"github.com/memlab/memlab/labs/matrix/guest"
 	"github.com/memlab/memlab/labs/matrix/kernels"
 	"github.com/memlab/memlab/labs/matrix/qemu"
 	"github.com/memlab/memlab/labs/report/ledger"
-	"github.com/onsi/ginkgo/v2/types"
 )
 
 // Cell statuses.
@@ -69,6 +70,28 @@ func (d DockerPlan) Has(kernel, mode, driver string) bool {
 		}
 	}
 	return false
+}
+
+// Unmatched are the patterns of d that name no Docker cell of the plan of
+// these kernels and modes: a mistyped kernel name would otherwise drop
+// its Docker cells without a word.
+func (d DockerPlan) Unmatched(srcs []kernels.Source, modes []string) []string {
+	var none []string
+	for _, p := range d.Cells {
+		one := DockerPlan{Cells: []string{p}}
+		matched := false
+		for _, s := range srcs {
+			for _, m := range modes {
+				for _, drv := range guest.Drivers {
+					matched = matched || one.Has(s.Name, m, drv)
+				}
+			}
+		}
+		if !matched {
+			none = append(none, p)
+		}
+	}
+	return none
 }
 
 // Plan is the list of cells: every kernel in every mode, kernels in list

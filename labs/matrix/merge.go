@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/memlab/memlab/labs/inputfile"
 )
 
 // ErrPlanMismatch: the outputs merged are not parts of one plan, or two
@@ -66,6 +68,9 @@ func Merge(cfg MergeConfig) (Matrix, error) {
 	}
 	if len(cfg.Runs) == 0 && len(cfg.Reports) == 0 {
 		return Matrix{}, fmt.Errorf("%w: nothing to merge", ErrPlanMismatch)
+	}
+	if err := checkWriteBaseline(cfg.WriteBaseline); err != nil {
+		return Matrix{}, err
 	}
 	var base *Baseline
 	if cfg.Baseline != nil {
@@ -128,11 +133,15 @@ func Merge(cfg MergeConfig) (Matrix, error) {
 	return res.Matrix, err
 }
 
+// MaxMatrixJSON bounds what is read of a run's matrix.json: a real one
+// is tens of KiB.
+const MaxMatrixJSON = 64 << 20
+
 // loadRun reads a matrix run's matrix.json.
 func loadRun(dir string) (Document, error) {
 	var doc Document
 	file := filepath.Join(dir, "matrix.json")
-	b, err := os.ReadFile(file)
+	b, err := inputfile.Read(file, MaxMatrixJSON)
 	if errors.Is(err, fs.ErrNotExist) {
 		return doc, fmt.Errorf("%w: %s: no matrix.json (not the --out of a memlab matrix run?)", ErrNoReport, dir)
 	}

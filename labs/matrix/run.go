@@ -30,7 +30,11 @@ import (
 type Config struct {
 	Kernels     []kernels.Source // booted in this order, each in every mode
 	KernelsFrom string           // where the list came from, for the plan
-	Modes       []string         // guest.V1, guest.V2
+	// KernelsNamed: the kernels were named on the command line, not read
+	// from a list, so an image path that does not exist is a mistake
+	// rather than an image this machine lacks (whose cells are skipped).
+	KernelsNamed bool
+	Modes        []string // guest.V1, guest.V2
 	// Docker: the Docker cells (the systemd + Docker guest on a kernel, a
 	// mode and a cgroup driver); its image is built once into Image.Dir
 	// and kept.
@@ -90,6 +94,7 @@ type Result struct {
 type steps struct {
 	detectAccel func() (accel, why string)
 	checkModule func(ctx context.Context, goBin, dir string) error
+	checkSuite  func(binary string) error
 	fetch       func(ctx context.Context, c *kernels.Cache, s kernels.Source) (kernels.Kernel, error)
 	buildSuites func(ctx context.Context, goBin, moduleDir string, patterns []string, outDir string) ([]guest.Suite, error)
 	buildInitrd func(cfg guest.Config, file string) error
@@ -101,6 +106,7 @@ type steps struct {
 var machine = steps{
 	detectAccel: qemu.DetectAccel,
 	checkModule: guest.CheckModule,
+	checkSuite:  guest.CheckSuiteBinary,
 	fetch: func(ctx context.Context, c *kernels.Cache, s kernels.Source) (kernels.Kernel, error) {
 		return c.Get(ctx, s)
 	},
@@ -142,7 +148,7 @@ func run(ctx context.Context, cfg Config, do steps) (Result, error) {
 	// what it finds instead.)
 	var base *Baseline
 	if !cfg.PlanOnly {
-		if base, err = cfg.checkInputs(); err != nil {
+		if base, err = cfg.checkInputs(do, selected); err != nil {
 			return res, err
 		}
 	}
@@ -434,14 +440,32 @@ func labImageArchive(file string) (string, error) {
 // checkInputs checks what a run reads before it starts: each kernel image
 // given by path (an absent one only skips its cells) and the baseline,
 // which it returns (nil: no comparison).
-func (cfg *Config) checkInputs() (*Baseline, error) {
+func (cfg *Config) checkInputs(do steps, selected []string) (*Baseline, error) {
 	for _, s := range cfg.Kernels {
 		if s.Path == "" {
 			continue
 		}
-		if err := kernels.CheckImage(s.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		err := kernels.CheckImage(s.Path)
+		switch {
+		case err == nil:
+		case !errors.Is(err, fs.ErrNotExist):
 			return nil, fmt.Errorf("kernel %s: %w", s.Name, err)
+		case cfg.KernelsNamed:
+			// Named on the command line, it is a mistake; a list may
+			// name an image only some machines have.
+			return nil, fmt.Errorf("kernel %s: %w: %w", s.Name, kernels.ErrNotKernel, err)
+		case cfg.WriteBaseline != "":
+			return nil, fmt.Errorf("kernel %s: %w: %w: a baseline records every planned cell, and %s cannot run",
+				s.Name, kernels.ErrNotKernel, err, strings.Join(cellsOf(s, cfg, selected), ", "))
 		}
+	}
+	for _, p := range cfg.SuiteBinaries {
+		if err := do.checkSuite(p); err != nil {
+			return nil, fmt.Errorf("--suite-bin: %w", err)
+		}
+	}
+	if err := checkWriteBaseline(cfg.WriteBaseline); err != nil {
+		return nil, err
 	}
 	if cfg.Baseline == nil {
 		return nil, nil
@@ -450,7 +474,21 @@ func (cfg *Config) checkInputs() (*Baseline, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !slices.ContainsFunc(selected, func(id string) bool { _, ok := b.Cells[id]; return ok }) {
+		return nil, fmt.Errorf("%w: %s knows none of this run's cells (%s)", ErrBadBaseline, cfg.Baseline.Name, strings.Join(selected, " "))
+	}
 	return &b, nil
+}
+
+// cellsOf are the cells of the selected ones that boot kernel s.
+func cellsOf(s kernels.Source, cfg *Config, selected []string) []string {
+	var ids []string
+	for _, id := range planIDs([]kernels.Source{s}, cfg.Modes, cfg.Docker) {
+		if slices.Contains(selected, id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 func (b *BaselineRef) load() (Baseline, error) {

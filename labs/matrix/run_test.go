@@ -13,12 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onsi/ginkgo/v2/types"
+
 	"github.com/memlab/memlab/labs/kernel/proc"
 	"github.com/memlab/memlab/labs/matrix/guest"
 	"github.com/memlab/memlab/labs/matrix/kernels"
 	"github.com/memlab/memlab/labs/matrix/qemu"
 	"github.com/memlab/memlab/labs/report/ledger"
-	"github.com/onsi/ginkgo/v2/types"
 )
 
 // fakeMachine stands in for the kernel cache, go, the initramfs builder
@@ -29,6 +30,7 @@ type fakeMachine struct {
 	unreported map[string]bool                         // cells whose suites hand back no report
 	fetchErr   error
 	noModule   error  // what checkModule says
+	badSuite   error  // what checkSuite says of every --suite-bin
 	onBoot     func() // runs inside boot (e.g. a Ctrl-C)
 	console    string // what each booted cell's console.log holds
 
@@ -45,6 +47,7 @@ func (f *fakeMachine) steps() steps {
 	return steps{
 		detectAccel: func() (string, string) { f.accelAsked++; return "tcg", "fake: no /dev/kvm" },
 		checkModule: func(context.Context, string, string) error { return f.noModule },
+		checkSuite:  func(string) error { return f.badSuite },
 		fetch: func(_ context.Context, _ *kernels.Cache, s kernels.Source) (kernels.Kernel, error) {
 			f.fetched = append(f.fetched, s.Name)
 			if f.fetchErr != nil {
@@ -597,19 +600,37 @@ func TestRunRefusesABadBaselineBeforeBooting(t *testing.T) {
 	}
 }
 
-// A run none of whose cells the baseline knows has checked nothing.
+// A run none of whose cells the baseline knows would check nothing: it
+// is refused before anything is fetched or booted.
 func TestRunWithNoCellToCompareIsNoPass(t *testing.T) {
 	var log []string
 	cfg, _ := config(t, &log)
 	cfg.Baseline = &BaselineRef{Name: "other kernels", Data: []byte(`{"cells":{"xenial/v1":{"G1":"holds"}}}`)}
 	f := &fakeMachine{t: t, verdict: allHold}
-	if _, err := run(context.Background(), cfg, f.steps()); !errors.Is(err, ErrBadBaseline) {
+	if _, err := run(context.Background(), cfg, f.steps()); !errors.Is(err, ErrBadBaseline) || !strings.Contains(err.Error(), "knows none of this run's cells") {
 		t.Fatalf("err %v", err)
 	}
-	if contains(log, "every verdict matches") {
-		t.Errorf("log %q", log)
+	if len(f.fetched)+len(f.boots) != 0 || f.built != nil {
+		t.Errorf("fetched %v, built %v, booted %d before refusing the baseline", f.fetched, f.built, len(f.boots))
 	}
-	readDoc(t, cfg.Out) // the run's reports are kept
+	if _, err := os.Stat(filepath.Join(cfg.Out, "matrix.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused run wrote matrix.json: %v", err)
+	}
+}
+
+// A suite binary the guest cannot run is refused before anything is
+// fetched, built or booted.
+func TestRunRefusesABadSuiteBinaryBeforeBooting(t *testing.T) {
+	var log []string
+	cfg, _ := config(t, &log)
+	cfg.SuiteBinaries = []string{"/etc/passwd"}
+	f := &fakeMachine{t: t, verdict: allHold, badSuite: fmt.Errorf("%w: /etc/passwd", guest.ErrBadSuiteBinary)}
+	if _, err := run(context.Background(), cfg, f.steps()); !errors.Is(err, guest.ErrBadSuiteBinary) {
+		t.Fatalf("err %v", err)
+	}
+	if len(f.fetched)+len(f.boots) != 0 {
+		t.Errorf("fetched %v, booted %d before refusing the suite", f.fetched, len(f.boots))
+	}
 }
 
 // Suites that exited without a report decided nothing: never a match,

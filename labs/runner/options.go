@@ -71,22 +71,29 @@ var namespaceFlags = map[string]uintptr{
 // ParseNamespaces reads --ns: a comma list such as "uts,mnt,pid", or "none".
 func ParseNamespaces(s string) (uintptr, error) {
 	var flags uintptr
-	if s == "none" || s == "" {
+	switch s {
+	case "none":
 		return 0, nil
+	case "": // an unset variable in a script, more likely than a wish for none
+		return 0, fmt.Errorf("%w: --ns '': name the namespaces (known: %s), or none", ErrUsage, knownNamespaces())
 	}
 	for name := range strings.SplitSeq(s, ",") {
 		f, ok := namespaceFlags[strings.TrimSpace(name)]
 		if !ok {
-			known := make([]string, 0, len(namespaceFlags))
-			for k := range namespaceFlags {
-				known = append(known, k)
-			}
-			sort.Strings(known)
-			return 0, fmt.Errorf("%w: --ns %q: unknown namespace %q (known: %s, or none)", ErrUsage, s, name, strings.Join(known, ","))
+			return 0, fmt.Errorf("%w: --ns %q: unknown namespace %q (known: %s, or none)", ErrUsage, s, name, knownNamespaces())
 		}
 		flags |= f
 	}
 	return flags, nil
+}
+
+func knownNamespaces() string {
+	known := make([]string, 0, len(namespaceFlags))
+	for k := range namespaceFlags {
+		known = append(known, k)
+	}
+	sort.Strings(known)
+	return strings.Join(known, ",")
 }
 
 // DefaultNamespaces are the article's: UTS, mount and PID.

@@ -3,12 +3,16 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 
 	"github.com/memlab/memlab/labs/docker"
 	"github.com/memlab/memlab/labs/grade"
 	"github.com/memlab/memlab/labs/kernel/cgroup"
 	"github.com/memlab/memlab/labs/matrix"
+	"github.com/memlab/memlab/labs/matrix/guest"
 	"github.com/memlab/memlab/labs/matrix/kernels"
+	"github.com/memlab/memlab/labs/report/atomicfile"
 	"github.com/memlab/memlab/labs/runner"
 )
 
@@ -23,7 +27,7 @@ const (
 	exitNotRoot      = 67  // the cgroup filesystem, or the Docker socket, needs root
 	exitNoCgroupFS   = 69  // no cgroup filesystem, or no memory controller
 	exitInternal     = 70  // memlab itself failed; the message says where
-	exitCantWrite    = 73  // EX_CANTCREAT: an output cannot be made, found before anything runs (run --result, matrix --out)
+	exitCantWrite    = 73  // EX_CANTCREAT: an output cannot be made, found before anything runs (run --result, --out, --write-baseline)
 	exitNoSuchReport = 74  // a report file to read is missing or unreadable
 	exitNoEngine     = 75  // EX_TEMPFAIL: no Docker engine answers; start it and retry
 	exitNoContainer  = 76  // no such container, or it is not running (so it has no cgroup)
@@ -36,12 +40,29 @@ const (
 	exitUnfinished   = 83  // the Ginkgo report is of a run that did not finish: the previous reports are kept
 	exitNoResult     = 84  // a kernel matrix cell gave no result (its guest died or hung) and no claim failed
 	exitEngineGone   = 85  // the Docker engine went away during the run: the claims it cut short have no result
+	exitBadSuiteBin  = 86  // a --suite-bin file is missing or not a static x86-64 executable (the guest could not run it)
 	exitInterrupted  = 130 // Ctrl-C: what was started has been stopped and removed
 	exitNotFound     = 127 // the workload's command does not exist
 	exitNotExec      = 126 // the workload's command is a file that may not be executed (as a shell says)
 )
 
 var errCannotWrite = errors.New("cannot write")
+
+// checkOutDir is the check of every --out before anything is read or run:
+// a directory memlab can write into (made if missing), never "" (which
+// would put the reports in the current directory and print paths under /).
+func checkOutDir(dir string) error {
+	if dir == "" {
+		return fmt.Errorf("%w: --out '': want a directory", runner.ErrUsage)
+	}
+	if err := atomicfile.WritableDir(dir); err != nil {
+		if pe, ok := errors.AsType[*fs.PathError](err); ok {
+			err = pe.Err // the reason, without the probe's temporary name
+		}
+		return fmt.Errorf("--out %s: %w: %w", dir, errCannotWrite, err)
+	}
+	return nil
+}
 
 var errNotRoot = errors.New("memlab needs root: it writes the cgroup filesystem (run it with sudo)")
 
@@ -81,12 +102,14 @@ func exitCode(err error) int {
 		return exitEngineGone
 	case errors.Is(err, matrix.ErrNoResult):
 		return exitNoResult
-	case errors.Is(err, matrix.ErrReportsDir):
+	case errors.Is(err, matrix.ErrReportsDir), errors.Is(err, matrix.ErrBaselineOut):
 		return exitCantWrite
 	case errors.Is(err, matrix.ErrBadBaseline):
 		return exitBadBaseline
 	case errors.Is(err, kernels.ErrNotKernel):
 		return exitNotKernel
+	case errors.Is(err, guest.ErrBadSuiteBinary):
+		return exitBadSuiteBin
 	case errors.Is(err, matrix.ErrClaimsFailed), errors.Is(err, grade.ErrBelowPassMark):
 		return exitClaimsFailed
 	case errors.Is(err, matrix.ErrRegression):

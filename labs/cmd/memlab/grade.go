@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/memlab/memlab/labs/grade"
+	"github.com/memlab/memlab/labs/report/atomicfile"
 	"github.com/memlab/memlab/labs/runner"
 )
 
@@ -48,6 +49,9 @@ func cmdGrade(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: grade takes no arguments (got %q)", runner.ErrUsage, fs.Args())
 	}
+	if err := checkOutDir(*out); err != nil {
+		return err
+	}
 	if *suite == "" {
 		_, err := grade.FromFiles(*rubric, *from, *out, os.Stdout)
 		return err
@@ -75,6 +79,8 @@ func gradeSession(rubricPath, suite, runnerLine string, timeout time.Duration, o
 	}
 	if logPath == "" {
 		logPath = filepath.Join(out, "runner.log")
+	} else if err := atomicfile.Writable(logPath); err != nil {
+		return fmt.Errorf("--log %s: %w: %w", logPath, errCannotWrite, errors.Unwrap(err))
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err

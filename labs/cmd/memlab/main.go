@@ -42,7 +42,8 @@ var help = map[string]string{
 
 const reportUsage = `usage: memlab report [flags]
   --from FILE   the Ginkgo JSON report to read (default reports/ginkgo.json)
-  --out DIR     where claims.json, claims.md, junit.xml and index.html go (default reports)`
+  --out DIR     where claims.json, claims.md and index.html go (default reports; Ginkgo
+                writes junit.xml there itself)`
 
 func main() {
 	runner.Init() // in the re-executed child this runs the child and exits

@@ -18,7 +18,9 @@ import (
 	"github.com/memlab/memlab/labs/kernel/cgroup"
 )
 
-var memlab string
+// memlab is the command under test; staticSuite a static x86-64
+// executable, as a --suite-bin must be (memlab itself links dynamically).
+var memlab, staticSuite string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "memlab-cli-test-")
@@ -28,6 +30,13 @@ func TestMain(m *testing.M) {
 	_ = os.Chmod(dir, 0o755) // the not-root case runs it as nobody
 	memlab = filepath.Join(dir, "memlab")
 	if out, err := exec.Command("go", "build", "-o", memlab, ".").CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		panic(string(out))
+	}
+	staticSuite = filepath.Join(dir, "static.test")
+	static := exec.Command("go", "build", "-o", staticSuite, ".")
+	static.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := static.CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
 		panic(string(out))
 	}
@@ -72,6 +81,43 @@ func TestBadInputIsOneLineWithItsOwnStatus(t *testing.T) {
 		t.Skip("needs root: the cases reach the point where memlab would write the cgroup filesystem")
 	}
 	nobody := &syscall.Credential{Uid: 65534, Gid: 65534}
+	// Inputs that are no files to read, and an output directory every
+	// refused command line must leave empty.
+	dir := t.TempDir()
+	fifo, zeroRun, untouched := filepath.Join(dir, "fifo"), filepath.Join(dir, "zero-run"), filepath.Join(dir, "untouched")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{zeroRun, untouched} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("/dev/zero", filepath.Join(zeroRun, "matrix.json")); err != nil {
+		t.Fatal(err)
+	}
+	aFile, labsReport, otherBaseline, goneList := filepath.Join(dir, "a-file"), filepath.Join(dir, "labs.json"), filepath.Join(dir, "baseline.json"), filepath.Join(dir, "kernels.txt")
+	for f, body := range map[string]string{
+		aFile: "",
+		// A Ginkgo report of the labs' suites, not of the runner suite.
+		labsReport:    `[{"SuitePath":"/m/specs/reexec","SuiteDescription":"reexec","SuiteSucceeded":true,"SpecReports":[{"LeafNodeType":"It","LeafNodeText":"G1: a claim","State":"passed"}]}]`,
+		otherBaseline: `{"cells":{"elsewhere/v1":{"G1":"holds"}}}`,
+		goneList:      "gone /no/such/bzImage\nbookworm debian:bookworm\n",
+	} {
+		if err := os.WriteFile(f, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A read-only directory, even to root: a read-only mount.
+	ro := filepath.Join(dir, "ro")
+	if err := os.Mkdir(ro, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	readOnly := []string{"unshare", "--mount", "--propagation", "private", "sh", "-c", `mount -t tmpfs -o ro tmpfs ` + ro + ` && exec "$0" "$@"`}
+	// A matrix command line that would boot, but for the mistake added.
+	matrixRun := func(extra ...string) []string {
+		return append([]string{"matrix", "--kernels", "bookworm=debian:bookworm", "--modes", "v1", "--docker", "none", "--suite-bin", staticSuite, "--out", untouched}, extra...)
+	}
 	noEngine := []string{"env", "DOCKER_HOST=unix:///nonexistent/docker.sock"}
 	noCgroupFS := []string{"unshare", "--mount", "--propagation", "private", "sh", "-c", `umount -R /sys/fs/cgroup && exec "$0" "$@"`}
 	type badInput struct {
@@ -120,6 +166,33 @@ func TestBadInputIsOneLineWithItsOwnStatus(t *testing.T) {
 		{"no Docker engine", nil, noEngine, []string{"docker", "cgroup", "abc123"}, exitNoEngine, "Docker engine"},
 		{"grade without a report", nil, nil, []string{"grade", "--rubric", "../../../fixtures/rubric.json", "--from", "/nonexistent/runner.json"}, exitNoSuchReport, "no report to grade"},
 		{"grade without a rubric", nil, nil, []string{"grade", "--rubric", "/nonexistent/rubric.json"}, exitBadRubric, "bad rubric"},
+		{"rubric from a device", nil, nil, []string{"grade", "--rubric", "/dev/zero", "--out", untouched}, exitBadRubric, "/dev/zero: not a regular file (a character device)"},
+		{"report from a named pipe", nil, nil, []string{"report", "--from", fifo, "--out", untouched}, exitNoSuchReport, "not a regular file (a named pipe)"},
+		{"report from a device", nil, nil, []string{"report", "--from", "/dev/zero", "--out", untouched}, exitNoSuchReport, "not a regular file (a character device)"},
+		{"merge of a run whose matrix.json is a device", nil, nil, []string{"merge", "--out", untouched, zeroRun}, exitNoSuchReport, "matrix.json: not a regular file (a character device)"},
+		{"baseline from a device", nil, nil, matrixRun("--baseline", "/dev/zero"), exitBadBaseline, "/dev/zero: not a regular file"},
+		{"report with a stray word", nil, nil, []string{"report", "extra", "--from", labsReport, "--out", untouched}, exitUsage, `report takes no arguments (got ["extra" "--from"`},
+		{"run with its command before --", nil, nil, []string{"run", "true"}, exitUsage, `run: "true": the command goes after --`},
+		{"run with a word before its flags", nil, nil, []string{"run", "extra", "--memory", "1g", "--", "true"}, exitUsage, `run: "extra": the command goes after --`},
+		{"report onto a file", nil, nil, []string{"report", "--from", labsReport, "--out", aFile}, exitCantWrite, "--out " + aFile + ": cannot write: not a directory"},
+		{"report onto a device", nil, nil, []string{"report", "--from", labsReport, "--out", "/dev/null"}, exitCantWrite, "--out /dev/null: cannot write: not a directory"},
+		{"report into a read-only directory", nil, readOnly, []string{"report", "--from", labsReport, "--out", ro}, exitCantWrite, "--out " + ro + ": cannot write: read-only file system"},
+		{"grade into a read-only directory", nil, readOnly, []string{"grade", "--rubric", "../../../fixtures/rubric.json", "--from", labsReport, "--out", ro}, exitCantWrite, "cannot write: read-only file system"},
+		{"report to an empty --out", nil, nil, []string{"report", "--from", labsReport, "--out", ""}, exitUsage, "--out '': want a directory"},
+		{"matrix to an empty --out", nil, nil, []string{"matrix", "--out", ""}, exitUsage, "--out '': want a directory"},
+		{"grade of another suite's report", nil, nil, []string{"grade", "--rubric", "../../../fixtures/rubric.json", "--from", labsReport, "--out", untouched}, exitNoSuchReport, "holds none of the rubric's"},
+		{"suite binary that does not exist", nil, nil, append(matrixRun(), "--suite-bin", "/no/such.test"), exitBadSuiteBin, "no such file or directory"},
+		{"suite binary that is a directory", nil, nil, append(matrixRun(), "--suite-bin", "/etc"), exitBadSuiteBin, "/etc: not an executable file"},
+		{"suite binary that is text", nil, nil, append(matrixRun(), "--suite-bin", "/etc/passwd"), exitBadSuiteBin, "/etc/passwd: not an executable file"},
+		{"suite binary that links dynamically", nil, nil, append(matrixRun(), "--suite-bin", memlab), exitBadSuiteBin, "dynamically linked"},
+		{"kernel named that does not exist", nil, nil, append(matrixRun(), "--kernels", "x=/no/such/vmlinuz"), exitNotKernel, "kernel x: not a bootable x86 kernel: open /no/such/vmlinuz: no such file or directory"},
+		{"kernel with an empty name", nil, nil, append(matrixRun(), "--kernels", "=/bin/ls"), exitUsage, `an empty name before "="`},
+		{"label filter Ginkgo cannot parse", nil, nil, matrixRun("--label-filter", "(("), exitUsage, `--label-filter "((": Syntax Error Parsing Label Filter`},
+		{"baseline of other cells", nil, nil, matrixRun("--baseline", otherBaseline), exitBadBaseline, "knows none of this run's cells (bookworm/v1)"},
+		{"baseline to a missing directory", nil, nil, matrixRun("--write-baseline", "/nonexistent/dir/b.json"), exitCantWrite, "--write-baseline /nonexistent/dir/b.json: no such file or directory"},
+		{"baseline of a plan with an absent kernel", nil, nil, append(matrixRun("--write-baseline", filepath.Join(untouched, "b.json")), "--kernels", "", "--kernel-list", goneList), exitNotKernel, "a baseline records every planned cell, and gone/v1 cannot run"},
+		{"Docker cell the plan lacks", nil, nil, matrixRun("--docker", "bogus"), exitUsage, "--docker bogus: no such Docker cell in the plan"},
+		{"empty namespace list", nil, nil, []string{"run", "--ns", "", "--", "true"}, exitUsage, "--ns '': name the namespaces"},
 	}
 	if l, err := cgroup.Detect(); err == nil && l.Version == 1 {
 		cases = append(cases, badInput{"clone-into on cgroup v1", nil, nil, []string{"run", "--attach", "clone-into", "--", "true"}, exitUsage, "--attach clone-into needs cgroup v2"})
@@ -139,6 +212,9 @@ func TestBadInputIsOneLineWithItsOwnStatus(t *testing.T) {
 				t.Errorf("a stack trace: %s", stderr)
 			}
 		})
+	}
+	if entries, _ := os.ReadDir(untouched); len(entries) > 0 {
+		t.Errorf("a refused command line wrote into its --out: %v", entries)
 	}
 	if after := leftGroups(); len(after) > len(before) {
 		t.Errorf("bad input left groups behind: %v", after)
@@ -265,7 +341,8 @@ func TestREADMETableIsComplete(t *testing.T) {
 func TestStatusesAreDistinct(t *testing.T) {
 	seen := map[int]bool{}
 	for _, c := range []int{exitUsage, exitBadSize, exitBadName, exitNotRoot, exitNoCgroupFS, exitInternal, exitNoSuchReport, exitNotFound, exitNotExec, exitCantWrite,
-		exitNoEngine, exitNoContainer, exitNotOurs, exitNoImage, exitRegression, exitBadRubric, exitInterrupted} {
+		exitNoEngine, exitNoContainer, exitNotOurs, exitNoImage, exitRegression, exitBadRubric, exitBadBaseline, exitNotKernel, exitUnfinished, exitNoResult,
+		exitEngineGone, exitBadSuiteBin, exitInterrupted} {
 		if seen[c] || c == 0 || c == 1 {
 			t.Errorf("exit status %d reused or ambiguous", c)
 		}

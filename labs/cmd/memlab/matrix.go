@@ -15,6 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/onsi/ginkgo/v2/formatter"
+	"github.com/onsi/ginkgo/v2/types"
+
 	"github.com/memlab/memlab/fixtures"
 	"github.com/memlab/memlab/labs/matrix"
 	"github.com/memlab/memlab/labs/matrix/guest"
@@ -216,7 +219,7 @@ func parseMatrixFlags(args []string) (matrixCommand, error) {
 	switch {
 	case *kernelsFlag != "":
 		cfg.Kernels, err = kernels.ParseEntries(*kernelsFlag)
-		cfg.KernelsFrom = "--kernels"
+		cfg.KernelsFrom, cfg.KernelsNamed = "--kernels", true
 	case *kernelList != "":
 		cfg.Kernels, err = kernels.LoadList(*kernelList)
 		cfg.KernelsFrom = *kernelList
@@ -229,6 +232,20 @@ func parseMatrixFlags(args []string) (matrixCommand, error) {
 	}
 	if err != nil {
 		return cmd, fmt.Errorf("%w: %w", runner.ErrUsage, err)
+	}
+	// Docker cells asked for by name must be in the plan (the default
+	// ones are bookworm's, and go with bookworm).
+	if given(fs, "docker") {
+		if none := cfg.Docker.Unmatched(cfg.Kernels, cfg.Modes); len(none) > 0 {
+			return cmd, fmt.Errorf("%w: --docker %s: no such Docker cell in the plan (kernels %s, modes %s)",
+				runner.ErrUsage, strings.Join(none, ","), kernelNames(cfg.Kernels), strings.Join(cfg.Modes, ","))
+		}
+	}
+	if err := checkLabelFilter(cfg.LabelFilter); err != nil {
+		return cmd, err
+	}
+	if cfg.Out == "" {
+		return cmd, fmt.Errorf("%w: --out '': want a directory", runner.ErrUsage)
 	}
 	if *suiteBin != "" {
 		cfg.SuiteBinaries = strings.Split(*suiteBin, ",")
@@ -245,6 +262,41 @@ func parseMatrixFlags(args []string) (matrixCommand, error) {
 		return cmd, fmt.Errorf("%w: --shards %d: want 0 (a job per kernel) or more", runner.ErrUsage, cmd.shards)
 	}
 	return cmd, nil
+}
+
+// given says whether the command line set the flag.
+func given(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+func kernelNames(srcs []kernels.Source) string {
+	names := make([]string, len(srcs))
+	for i, s := range srcs {
+		names[i] = s.Name
+	}
+	return strings.Join(names, ",")
+}
+
+// checkLabelFilter parses --label-filter as the guests' Ginkgo will: a
+// filter it cannot parse fails every suite in every guest, which would
+// read as guests that gave no result. Ginkgo's message, on one line and
+// without its colours, says where the filter goes wrong.
+func checkLabelFilter(filter string) error {
+	if filter == "" {
+		return nil
+	}
+	_, err := types.ParseLabelFilter(filter)
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if ge, ok := errors.AsType[types.GinkgoError](err); ok {
+		msg = ge.Heading + ": " + ge.Message
+	}
+	msg = strings.Join(strings.Fields(formatter.New(formatter.ColorModeNone).F(msg)), " ")
+	return fmt.Errorf("%w: --label-filter %q: %s", runner.ErrUsage, filter, msg)
 }
 
 func parseModes(s string) ([]string, error) {

@@ -135,16 +135,16 @@ func TestMatrixRefusesBadInputBeforeBooting(t *testing.T) {
 	if err := os.WriteFile(banana, []byte(`{"cells":{"bookworm/v1":{"G1":"banana"}}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	suite := "--suite-bin=/bin/true" // no checkout needed, nothing built
+	suite := "--suite-bin=" + staticSuite // no checkout needed, nothing built
 	for _, c := range []struct {
 		args []string
 		code int
 		says string
 	}{
 		{[]string{"--kernels", "ls=/bin/ls", suite}, exitNotKernel, "not a bootable x86 kernel"},
-		{[]string{"--kernels", "nope=/nonexistent/vmlinuz", suite, "--baseline", "/no/such.json"}, exitBadBaseline, "/no/such.json"},
-		{[]string{"--kernels", "nope=/nonexistent/vmlinuz", suite, "--baseline", banana}, exitBadBaseline, `"banana" is not a verdict`},
-		{[]string{"--kernels", "nope=/nonexistent/vmlinuz", suite, "--out", filepath.Join(banana, "reports")}, exitCantWrite, "cannot write the reports directory"},
+		{[]string{"--kernels", "nope=debian:bookworm", suite, "--baseline", "/no/such.json"}, exitBadBaseline, "/no/such.json"},
+		{[]string{"--kernels", "nope=debian:bookworm", suite, "--baseline", banana}, exitBadBaseline, `"banana" is not a verdict`},
+		{[]string{"--kernels", "nope=debian:bookworm", suite, "--out", filepath.Join(banana, "reports")}, exitCantWrite, "cannot write the reports directory"},
 	} {
 		code, _, stderr := runIn(t, dir, append([]string{"matrix", "--out", filepath.Join(dir, "reports")}, c.args...)...)
 		if code != c.code || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, c.says) {

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/memlab/memlab/fixtures"
+	"github.com/memlab/memlab/labs/inputfile"
 	"github.com/memlab/memlab/labs/matrix"
 	"github.com/memlab/memlab/labs/report/htmlreport"
 	"github.com/memlab/memlab/labs/report/ledger"
@@ -49,6 +50,9 @@ func cmdMerge(args []string) error {
 			return err
 		}
 		return fmt.Errorf("%w: merge: %w", runner.ErrUsage, err)
+	}
+	if err := checkOutDir(*out); err != nil {
+		return err
 	}
 	cfg := matrix.MergeConfig{Out: *out, Baseline: baselineRef(*baseline), WriteBaseline: *writeBaseline,
 		Stdout: os.Stdout, Log: say}
@@ -101,7 +105,7 @@ func redrawHTML(out string) error {
 	if err != nil {
 		return err
 	}
-	js, err := os.ReadFile(filepath.Join(out, "matrix.json"))
+	js, err := inputfile.Read(filepath.Join(out, "matrix.json"), matrix.MaxMatrixJSON)
 	if err != nil {
 		return err
 	}

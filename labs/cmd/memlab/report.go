@@ -12,7 +12,9 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/memlab/memlab/labs/inputfile"
 	"github.com/memlab/memlab/labs/kernel/cgroup"
+	"github.com/memlab/memlab/labs/matrix"
 	"github.com/memlab/memlab/labs/report/htmlreport"
 	"github.com/memlab/memlab/labs/report/ledger"
 	"github.com/memlab/memlab/labs/runner"
@@ -38,6 +40,12 @@ func cmdReport(args []string) error {
 	out := fs.String("out", "reports", "directory for claims.json and claims.md")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: report: %w", runner.ErrUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: report takes no arguments (got %q)", runner.ErrUsage, fs.Args())
+	}
+	if err := checkOutDir(*out); err != nil {
+		return err
 	}
 	suites, err := ledger.LoadGinkgoJSON(*from)
 	if err != nil {
@@ -76,12 +84,12 @@ func cmdReport(args []string) error {
 		return err
 	}
 	// The kernel matrix joins the HTML report when a matrix run left one.
-	matrixJSON, _ := os.ReadFile(filepath.Join(*out, "matrix.json"))
+	matrixJSON, _ := inputfile.Read(filepath.Join(*out, "matrix.json"), matrix.MaxMatrixJSON)
 	if err := htmlreport.Write(filepath.Join(*out, "index.html"), rep, matrixJSON); err != nil {
 		return err
 	}
 	rep.WriteTable(os.Stdout)
-	fmt.Printf("\nreports: %s/claims.json %s/claims.md %s/junit.xml %s/index.html\n", *out, *out, *out, *out)
+	fmt.Printf("\nreports: %s %s %s\n", filepath.Join(*out, "claims.json"), filepath.Join(*out, "claims.md"), filepath.Join(*out, "index.html"))
 	return nil
 }
 

@@ -112,3 +112,28 @@ func TestReportOfARunTheEngineCutShort(t *testing.T) {
 		t.Errorf("D3/v1: %q (%s)", res.Verdict, res.Why)
 	}
 }
+
+// The last line names the files memlab report wrote, and only those
+// (junit.xml is Ginkgo's).
+func TestReportNamesWhatItWrote(t *testing.T) {
+	dir := t.TempDir()
+	from, out := filepath.Join(dir, "ginkgo.json"), filepath.Join(dir, "reports")
+	doc := `[{"SuitePath":"/m/specs/reexec","SuiteDescription":"reexec","SuiteSucceeded":true,"SpecReports":[]}]`
+	if err := os.WriteFile(from, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runIn(t, dir, "report", "--from", from, "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	_, last, _ := strings.Cut(strings.TrimSpace(stdout), "\nreports: ")
+	named := strings.Fields(last)
+	if len(named) != 3 {
+		t.Errorf("reports line %q: want claims.json, claims.md and index.html", last)
+	}
+	for _, f := range named {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("the reports line names %s: %v", f, err)
+		}
+	}
+}

@@ -65,6 +65,11 @@ func cmdRun(args []string) (int, error) {
 	if fs.NArg() == 0 {
 		return 0, fmt.Errorf("%w: run: no command given (memlab run --memory 100m -- CMD ARGS...)", runner.ErrUsage)
 	}
+	// The command goes after "--": a word before it stops the flags, and
+	// those after it would silently become the command's.
+	if dash := len(args) - fs.NArg() - 1; dash < 0 || args[dash] != "--" {
+		return 0, fmt.Errorf("%w: run: %q: the command goes after -- (memlab run [flags] -- CMD ARGS...)", runner.ErrUsage, fs.Arg(0))
+	}
 	// A run whose result has nowhere to go is not worth starting.
 	if *resultFile != "" {
 		if err := atomicfile.Writable(*resultFile); err != nil {

@@ -32,6 +32,9 @@ func cmdVMMatrix(args []string) error {
 		}
 		return fmt.Errorf("%w: vm-matrix: %w", runner.ErrUsage, err)
 	}
+	if err := checkOutDir(*out); err != nil {
+		return err
+	}
 	reports, err := parseMachineReports("vm-matrix", fs.Args())
 	if err != nil {
 		return err

@@ -322,6 +322,10 @@ var ErrNotKernel = errors.New("not a bootable x86 kernel")
 // compressed vmlinux) would only fail inside the guest, after its boot
 // timeout, looking like a kernel that broke.
 func CheckImage(path string) error {
+	// A named pipe would block the open, a device be read for ever.
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return fmt.Errorf("%w: %s is not a regular file", ErrNotKernel, path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return err

@@ -6,13 +6,15 @@ package kernels
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/memlab/memlab/labs/inputfile"
 )
 
 // ErrBadList is a kernel list or KERNELS entry memlab cannot read.
@@ -59,6 +61,9 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
 func ParseEntry(entry string) (Source, error) {
 	entry = strings.TrimSpace(entry)
 	var s Source
+	if strings.HasPrefix(entry, "=") {
+		return s, fmt.Errorf("%w: %q: an empty name before \"=\" (want NAME=SOURCE, or SOURCE alone)", ErrBadList, entry)
+	}
 	if i := strings.IndexByte(entry, '='); i > 0 && !strings.ContainsAny(entry[:i], "/:") {
 		s.Name, entry = entry[:i], entry[i+1:]
 	}
@@ -174,15 +179,17 @@ func ResolvePaths(srcs []Source, dir string) []Source {
 	return out
 }
 
+// maxList bounds a kernel list file: a real one is a few hundred bytes.
+const maxList = 1 << 20
+
 // LoadList reads a kernel list file; relative image paths in it are
 // relative to the file.
 func LoadList(path string) ([]Source, error) {
-	f, err := os.Open(path)
+	data, err := inputfile.Read(path, maxList)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	out, err := ParseList(f)
+	out, err := ParseList(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -5,6 +5,8 @@
 package atomicfile
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -56,4 +58,21 @@ func Writable(path string) error {
 	}
 	tmp.Close()
 	return os.Remove(tmp.Name())
+}
+
+// WritableDir says whether WriteFile could put files into dir, which
+// WriteFile makes if it is missing: the nearest directory on the way that
+// exists is probed as Writable probes. It makes nothing.
+func WritableDir(dir string) error {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		switch {
+		case err == nil && !st.IsDir():
+			return &os.PathError{Op: "write", Path: d, Err: syscall.ENOTDIR}
+		case err == nil:
+			return Writable(filepath.Join(d, ".writable"))
+		case !errors.Is(err, fs.ErrNotExist) || filepath.Dir(d) == d:
+			return err
+		}
+	}
 }

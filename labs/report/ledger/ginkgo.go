@@ -4,14 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/memlab/memlab/labs/inputfile"
 )
 
 // Names of the Ginkgo report entries specs use to hand figures, verdicts and
@@ -47,17 +47,12 @@ var ErrNotGinkgoReport = errors.New("not a Ginkgo JSON report")
 
 // LoadGinkgoJSON reads a report written by ginkgo --json-report.
 func LoadGinkgoJSON(path string) ([]types.Report, error) {
-	f, err := os.Open(path)
+	data, err := inputfile.Read(path, MaxGinkgoJSON)
+	if errors.Is(err, inputfile.ErrTooLarge) || errors.Is(err, inputfile.ErrNotRegular) {
+		return nil, fmt.Errorf("%w: %w", ErrNotGinkgoReport, err)
+	}
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxGinkgoJSON+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > MaxGinkgoJSON {
-		return nil, fmt.Errorf("%s: %w: larger than %d MiB", path, ErrNotGinkgoReport, MaxGinkgoJSON>>20)
 	}
 	reports, err := ParseGinkgoJSON(data)
 	if err != nil {

@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/memlab/memlab/labs/inputfile"
 	"github.com/memlab/memlab/labs/report/atomicfile"
 )
 
@@ -30,10 +30,11 @@ func (r Report) WriteFilesAs(dir, stem string) error {
 	return atomicfile.WriteFile(filepath.Join(dir, stem+".md"), []byte(md.String()), 0o644)
 }
 
-// LoadReport reads a claims.json written by WriteFiles.
+// LoadReport reads a claims.json written by WriteFiles; like a Ginkgo
+// report, it is refused past MaxGinkgoJSON (a real one is tens of KiB).
 func LoadReport(path string) (Report, error) {
 	var r Report
-	data, err := os.ReadFile(path)
+	data, err := inputfile.Read(path, MaxGinkgoJSON)
 	if err != nil {
 		return r, err
 	}
