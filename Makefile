@@ -64,7 +64,7 @@ labs: provision $(MEMLAB) ## run every claim here and print the claim-by-claim r
 	TMPDIR=$$build GOTMPDIR=$$build $(GINKGO) --keep-going $(GINKGO_OUTPUT) --label-filter='$(LABEL_FILTER)' \
 		--json-report=ginkgo.json --junit-report=junit.xml --output-dir=$(REPORTS) $(SUITES) \
 		$(if $(SUITE_FLAGS),-- $(SUITE_FLAGS)) || status=$$?; \
-	echo; $(MEMLAB) report --from $(REPORTS)/ginkgo.json --out $(REPORTS) || status=$$?; \
+	echo; $(MEMLAB) report --from $(REPORTS)/ginkgo.json --suites '$(SUITES)' --out $(REPORTS) || status=$$?; \
 	exit $$status
 endif
 

@@ -17,7 +17,7 @@ import (
 const usage = `usage:
   memlab run [--memory 100m] [--ns uts,mnt,pid|none] [--attach before-exec|after-start]
              [--name NAME] [--result FILE] -- CMD [ARGS...]
-  memlab report [--from reports/ginkgo.json] [--out reports]
+  memlab report [--from reports/ginkgo.json] [--out reports] [--suites PKGS]
   memlab grade [--rubric fixtures/rubric.json] [--from reports/runner.json] [--out reports]
   memlab matrix [--kernels LIST] [--modes v1,v2] [--baseline FILE] (see memlab matrix --help)
   memlab merge [--out reports] [--baseline FILE] DIR|NAME=path/to/claims.json ...
@@ -43,7 +43,10 @@ var help = map[string]string{
 const reportUsage = `usage: memlab report [flags]
   --from FILE   the Ginkgo JSON report to read (default reports/ginkgo.json)
   --out DIR     where claims.json, claims.md and index.html go (default reports; Ginkgo
-                writes junit.xml there itself)`
+                writes junit.xml there itself)
+  --suites PKGS the packages the run was to run, as given to ginkgo ("./specs/reexec
+                ./specs/docker"): one missing from the report (its test binary was killed
+                before writing its part) makes the run unfinished, as an interrupt does`
 
 func main() {
 	runner.Init() // in the re-executed child this runs the child and exits

@@ -78,6 +78,27 @@ func TestReportOfAnUnfinishedRunKeepsThePrevious(t *testing.T) {
 	}
 }
 
+// A run whose docker suite was SIGKILLed has a complete-looking Ginkgo
+// report that lacks the suite: told what was to run (--suites), report
+// keeps the previous reports and exits unfinished (make labs wrote over
+// them, the D claims gone from the table, when interrupts.sh killed
+// docker.test).
+func TestReportOfARunMissingASuiteKeepsThePrevious(t *testing.T) {
+	dir, out, previous := reportsOfAPreviousRun(t)
+	from := filepath.Join(dir, "ginkgo.json")
+	doc := `[{"SuitePath":"/m/specs/reexec","SuiteDescription":"reexec","SuiteSucceeded":true}]`
+	if err := os.WriteFile(from, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runIn(t, dir, "report", "--from", from, "--suites", "./specs/reexec ./specs/docker", "--out", out)
+	if code != exitUnfinished || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "specs/docker: Suite left no report") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	if got, _ := os.ReadFile(filepath.Join(out, "claims.json")); string(got) != string(previous) {
+		t.Errorf("the previous claims.json is now %q", got)
+	}
+}
+
 // A run the Docker engine's loss cut short keeps the previous reports,
 // names the claims it cut and the engine's status on one line, and exits
 // with its own status (85), not "failed".

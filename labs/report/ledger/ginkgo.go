@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -83,7 +84,34 @@ func ParseGinkgoJSON(data []byte) ([]types.Report, error) {
 // unfinished are the starts of the reasons Ginkgo gives a suite that did
 // not run to its end: interrupted, not compiled, out of time, never run.
 var unfinished = []string{"Interrupted by", "Failed to compile", "Suite did not run because",
-	"Suite Timeout Elapsed", "Failed to iterate over specs"}
+	"Suite Timeout Elapsed", "Failed to iterate over specs", leftNoReport}
+
+// leftNoReport is memlab's reason for a suite the run was to run that is
+// missing from the report: Ginkgo leaves out a suite whose test binary was
+// killed (or crashed) before writing its part, so its claims would vanish.
+const leftNoReport = "Suite left no report"
+
+// ExpectSuites adds to a run's report a suite for each package it was to
+// run (as given to ginkgo: "./specs/docker") that the report lacks, one
+// that did not run to its end. A suite matches by its package path.
+func ExpectSuites(suites []types.Report, packages []string) []types.Report {
+	out := slices.Clone(suites)
+	for _, pkg := range packages {
+		rel := strings.TrimPrefix(filepath.ToSlash(filepath.Clean(pkg)), "./")
+		if rel == "" || rel == "." {
+			continue
+		}
+		found := slices.ContainsFunc(suites, func(s types.Report) bool {
+			p := filepath.ToSlash(filepath.Clean(s.SuitePath))
+			return p == rel || strings.HasSuffix(p, "/"+rel)
+		})
+		if !found {
+			out = append(out, types.Report{SuitePath: pkg, SuiteDescription: rel,
+				SpecialSuiteFailureReasons: []string{leftNoReport + ": its test binary ended without writing its part of the Ginkgo report (killed, or crashed)"}})
+		}
+	}
+	return out
+}
 
 // Unfinished names each suite that did not run to its end, with Ginkgo's
 // reason ("specs/reexec: Interrupted by User"). A report holding one is not
@@ -184,7 +212,7 @@ func (rep *Report) listUnrun(suites []types.Report) {
 	if len(unfinished) == 0 {
 		return
 	}
-	verdict, why := NoResult, "its suite never ran: "+strings.Join(unfinished, "; ")
+	verdict, why := NoResult, "its suite gave no verdict: "+strings.Join(unfinished, "; ")
 	for _, s := range suites {
 		if slices.ContainsFunc(s.SpecialSuiteFailureReasons, isInterruption) {
 			verdict = Interrupted

@@ -165,8 +165,33 @@ func TestUnrunSuitesClaimsSayWhy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res, _ := rep.For("D3", "v1"); res.Verdict != want || !strings.Contains(res.Why, "never ran") {
+		if res, _ := rep.For("D3", "v1"); res.Verdict != want || !strings.Contains(res.Why, "gave no verdict") {
 			t.Errorf("%q: D3/v1 %q (%s), want %q", reason, res.Verdict, res.Why, want)
 		}
+	}
+}
+
+// A suite the run was to run but the report lacks (its test binary was
+// SIGKILLed: Ginkgo then leaves it out) makes the run unfinished, and its
+// claims read "interrupted", not absent; a suite present by its package
+// path is not added twice.
+func TestExpectSuitesAddsTheOneThatLeftNoReport(t *testing.T) {
+	ran := []types.Report{{SuitePath: "/m/specs/reexec", SuiteDescription: "re-exec", SuiteSucceeded: true}}
+	suites := ExpectSuites(ran, []string{"./specs/reexec", "./specs/docker", "."})
+	if len(suites) != 2 || suites[1].SuitePath != "./specs/docker" {
+		t.Fatalf("suites %+v", suites)
+	}
+	if u := Unfinished(suites); len(u) != 1 || !strings.HasPrefix(u[0], "specs/docker: Suite left no report") {
+		t.Errorf("unfinished %q", u)
+	}
+	rep, err := FromGinkgo(suites)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := rep.For("D3", "v1"); res.Verdict != Interrupted || !strings.Contains(res.Why, "left no report") {
+		t.Errorf("D3/v1 %q (%s)", res.Verdict, res.Why)
+	}
+	if got := ExpectSuites(ran, []string{"specs/reexec"}); len(got) != 1 {
+		t.Errorf("the suite that reported was added again: %+v", got)
 	}
 }
