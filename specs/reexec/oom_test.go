@@ -100,7 +100,7 @@ var _ = claim.Describe("G5", func(m claim.Mode) string {
 	l := m.Lab()
 	v := claim.Kernel()
 	survived := 0
-	var kills []string  // each kill, with the kernel's report of the group
+	var kills []kill    // each kill, with the kernel's report of the group
 	var closest *held   // the survivor with the least to spare
 	var footprint int64 // the group's own usage just before stress started, the most of any run
 	var workerPTE int64
@@ -141,7 +141,7 @@ var _ = claim.Describe("G5", func(m claim.Mode) string {
 		By("a kill: it must be the memory controller's, at the limit, of stress")
 		peak, file := peakOf(res)
 		expectKilledAtLimit(res, out, peak, file)
-		kills = append(kills, killReport(i+1, res))
+		kills = append(kills, killOf(i+1, m, res))
 	}
 	Expect(survived + len(kills)).To(Equal(g5Runs))
 
@@ -150,7 +150,7 @@ var _ = claim.Describe("G5", func(m claim.Mode) string {
 	chargedFiles := m.Files.Stat + ", " + cgroup.KernelFiles(m.Version)
 	claim.Figure("runs whose worker held its 99m and ran on until stopped", fmt.Sprintf("%d of %d", survived, g5Runs), m.Files.Events)
 	for i, k := range kills {
-		claim.Figure(fmt.Sprintf("kill %d of %d", i+1, len(kills)), k, "/dev/kmsg")
+		claim.Figure(fmt.Sprintf("kill %d of %d", i+1, len(kills)), k.report, k.file)
 	}
 	claim.Figure("the group's usage just before stress started, read by memlab's child (one charge batch here: "+why.KiB(claim.ChargeBatch())+")", footprint, m.Files.Usage)
 	var margin string
@@ -182,25 +182,37 @@ var _ = claim.Describe("G5", func(m claim.Mode) string {
 	}
 	if survived == 0 {
 		claim.Corrected("stress at 99m never held its 99m: all %d runs were OOM-killed at the limit on the way (the first: %s). %s",
-			g5Runs, kills[0], rest)
+			g5Runs, kills[0].report, rest)
 		return
 	}
 	verdict := fmt.Sprintf("stress held its 99m and kept running in %d of %d runs: %s. %s", survived, g5Runs, margin, rest)
 	if len(kills) > 0 {
 		verdict += fmt.Sprintf(". In %d of %d runs the kernel killed the worker at the limit before it held all 99m: %s",
-			len(kills), g5Runs, strings.Join(kills, "; "))
+			len(kills), g5Runs, strings.Join(reports(kills), "; "))
 	}
 	claim.Holds(verdict)
 })
 
-// killReport is one kill as the kernel reported it: what the group was
-// charged, and its tasks, the moment the OOM killer gave up on the limit.
-func killReport(run int, res runner.Result) string {
+// kill is one run's kill as the kernel reported it, and where that was read.
+type kill struct{ report, file string }
+
+// killOf is a run's kill: what the group was charged, and its tasks, the
+// moment the OOM killer gave up on the limit, from the kernel log; only
+// the group's own counter where the log could not be read.
+func killOf(run int, m claim.Mode, res runner.Result) kill {
 	if len(res.Victims) == 0 {
-		return fmt.Sprintf("run %d: killed (oom_kill %s; the kernel log could not be read)", run, why.OOMKills(claim.Kernel(), res.OOMKills, res.OOMKnown))
+		return kill{fmt.Sprintf("run %d: killed (oom_kill %s; the kernel log could not be read)", run, why.OOMKills(claim.Kernel(), res.OOMKills, res.OOMKnown)), m.Files.Events}
 	}
 	k := res.Victims[0]
-	return fmt.Sprintf("run %d: the kernel killed %s with %s", run, k, k.Report)
+	return kill{fmt.Sprintf("run %d: the kernel killed %s with %s", run, k, k.Report), "/dev/kmsg"}
+}
+
+func reports(kills []kill) []string {
+	out := make([]string, len(kills))
+	for i, k := range kills {
+		out[i] = k.report
+	}
+	return out
 }
 
 // awaitWorkerHolding waits until stress's worker has touched every page of
