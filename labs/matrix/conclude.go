@@ -46,6 +46,7 @@ func conclude(res Result, c conclusion) (Result, error) {
 			if err := m.WriteFilesAs(c.Out, c.Stem, nil); err != nil {
 				return res, err
 			}
+			res.Written = true
 			return res, fmt.Errorf("%w: %s: no cell of this run has a verdict to compare with it", ErrBadBaseline, c.BaselineRef.Name)
 		case len(res.Changes) == 0 && len(m.Failures()) == 0:
 			say("every verdict matches %s (%d cell(s) compared)", c.BaselineRef.Name, compared)
@@ -54,6 +55,7 @@ func conclude(res Result, c conclusion) (Result, error) {
 	if err := m.WriteFilesAs(c.Out, c.Stem, res.Changes); err != nil {
 		return res, err
 	}
+	res.Written = true
 	fmt.Fprintf(out, "\nreports: %s %s", filepath.Join(c.Out, c.Stem+".md"), filepath.Join(c.Out, c.Stem+".json"))
 	if c.Artifacts {
 		fmt.Fprintf(out, " (per-cell console and suite reports in %s)", filepath.Join(c.Out, "matrix"))

@@ -23,8 +23,7 @@ var ErrPlanMismatch = errors.New("the outputs are not parts of one plan")
 type MergeConfig struct {
 	Runs    []string        // reports directories of matrix runs (shards): their matrix.json and matrix/CELL/
 	Reports []MachineReport // claims.json of machines that ran the labs themselves (the student VMs)
-	Out     string          // where the merged table goes
-	Stem    string          // Out/Stem.json, Out/Stem.md; default "matrix", "vm-matrix" with no Runs
+	Out     string          // where the merged table goes: matrix.json and .md, or vm-matrix.* with no Runs
 
 	Baseline      *BaselineRef // compare the merged table with it; nil: no comparison
 	WriteBaseline string       // record the merged table there, when no claim failed
@@ -51,32 +50,34 @@ type loadedRun struct {
 // merge before anything is written, naming the shard: ErrNoReport. A
 // machine's missing or unreadable report gets its column of "no result"
 // and makes the error ErrNoReport naming the machine.
-func Merge(cfg MergeConfig) (Matrix, error) {
+//
+// Result.Written tells whether the merged table's files were written: they
+// are on a regression, a failed claim or a missing report too.
+func Merge(cfg MergeConfig) (Result, error) {
 	if cfg.Stdout == nil {
 		cfg.Stdout = io.Discard
 	}
 	if cfg.Log == nil {
 		cfg.Log = func(string, ...any) {}
 	}
-	if cfg.Stem == "" && len(cfg.Runs) == 0 {
-		cfg.Stem = "vm-matrix"
-	} else if cfg.Stem == "" {
-		cfg.Stem = "matrix"
+	stem := "matrix"
+	if len(cfg.Runs) == 0 {
+		stem = "vm-matrix" // machines' reports only
 	}
 	if cfg.Now.IsZero() {
 		cfg.Now = time.Now()
 	}
 	if len(cfg.Runs) == 0 && len(cfg.Reports) == 0 {
-		return Matrix{}, fmt.Errorf("%w: nothing to merge", ErrPlanMismatch)
+		return Result{}, fmt.Errorf("%w: nothing to merge", ErrPlanMismatch)
 	}
 	if err := checkWriteBaseline(cfg.WriteBaseline); err != nil {
-		return Matrix{}, err
+		return Result{}, err
 	}
 	var base *Baseline
 	if cfg.Baseline != nil {
 		b, err := cfg.Baseline.load()
 		if err != nil {
-			return Matrix{}, err
+			return Result{}, err
 		}
 		base = &b
 	}
@@ -84,13 +85,13 @@ func Merge(cfg MergeConfig) (Matrix, error) {
 	for _, dir := range cfg.Runs {
 		doc, err := loadRun(dir)
 		if err != nil {
-			return Matrix{}, err
+			return Result{}, err
 		}
 		runs = append(runs, loadedRun{dir, doc})
 	}
 	m, err := mergeRuns(runs)
 	if err != nil {
-		return m, err
+		return Result{Matrix: m}, err
 	}
 	if len(runs) == 0 {
 		m = Matrix{Title: "VM matrix", Generated: cfg.Now.UTC()}
@@ -110,27 +111,27 @@ func Merge(cfg MergeConfig) (Matrix, error) {
 		// Out/matrix/ only once all of them are copied.
 		st, err := newStage(cfg.Out, cfg.Log)
 		if err != nil {
-			return m, err
+			return res, err
 		}
 		defer st.discard()
 		if err := copyArtifacts(runs, &m, st.artifacts()); err != nil {
-			return m, err
+			return res, err
 		}
 		if err := st.commit(&m); err != nil {
-			return m, fmt.Errorf("%w: %w", ErrReportsDir, err)
+			return res, fmt.Errorf("%w: %w", ErrReportsDir, err)
 		}
 		res.Matrix = m
 	} else if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
-		return m, fmt.Errorf("%w: %w", ErrReportsDir, err)
+		return res, fmt.Errorf("%w: %w", ErrReportsDir, err)
 	}
 	res, err = conclude(res, conclusion{
-		Out: cfg.Out, Stem: cfg.Stem, Baseline: base, BaselineRef: cfg.Baseline,
+		Out: cfg.Out, Stem: stem, Baseline: base, BaselineRef: cfg.Baseline,
 		WriteBaseline: cfg.WriteBaseline, Stdout: cfg.Stdout, Log: cfg.Log, Artifacts: len(runs) > 0,
 	})
 	if len(missing) > 0 && (err == nil || errors.Is(err, ErrClaimsFailed) || errors.Is(err, ErrNoResult)) {
-		return res.Matrix, fmt.Errorf("%w from %s", ErrNoReport, strings.Join(missing, ", "))
+		return res, fmt.Errorf("%w from %s", ErrNoReport, strings.Join(missing, ", "))
 	}
-	return res.Matrix, err
+	return res, err
 }
 
 // MaxMatrixJSON bounds what is read of a run's matrix.json: a real one

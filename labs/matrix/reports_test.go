@@ -131,12 +131,15 @@ func TestMergeWritesFilesAndFailsOnMissingReport(t *testing.T) {
 		t.Fatalf("vm-matrix.json: %v %+v", err, doc.Table)
 	}
 
-	m, err := Merge(MergeConfig{Reports: []MachineReport{{"xenial", xenial}, {"jammy", filepath.Join(tmp, "none.json")}}, Out: out})
+	res, err := Merge(MergeConfig{Reports: []MachineReport{{"xenial", xenial}, {"jammy", filepath.Join(tmp, "none.json")}}, Out: out})
 	if !errors.Is(err, ErrNoReport) || !strings.Contains(err.Error(), "from jammy") || strings.Contains(err.Error(), "xenial") {
 		t.Errorf("missing report: err %v, want ErrNoReport naming jammy only", err)
 	}
-	if strings.Join(m.Table().Columns, " ") != "xenial/v1 jammy/?" {
-		t.Errorf("a missing report still gets its column: %v", m.Table().Columns)
+	if strings.Join(res.Matrix.Table().Columns, " ") != "xenial/v1 jammy/?" {
+		t.Errorf("a missing report still gets its column: %v", res.Matrix.Table().Columns)
+	}
+	if !res.Written {
+		t.Error("the table was written, and Written says not")
 	}
 	if md, _ := os.ReadFile(filepath.Join(out, "vm-matrix.md")); !strings.Contains(string(md), "jammy/?") {
 		t.Errorf("vm-matrix.md is not written when a report is missing:\n%s", md)

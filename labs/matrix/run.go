@@ -88,6 +88,9 @@ type Result struct {
 	Changes []Change // verdicts that differ from the baseline
 	Unseen  []string // baseline cells this run did not boot
 	Fresh   []string // cells the baseline does not know
+	// Written: the table's files (matrix.json, matrix.md) were written,
+	// which they are even when the run then fails on what they say.
+	Written bool
 }
 
 // steps are the parts of a run that touch the machine; tests replace them.

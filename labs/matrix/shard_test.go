@@ -254,10 +254,11 @@ func TestMergeTakesShardsAndMachinesReportsTogether(t *testing.T) {
 	dir := t.TempDir()
 	outs := runShards(t, dir, "1/2", "2/2")
 	vm := report(t, dir, "4.4.0-210-generic", "hybrid", "v1", nil)
-	m, err := Merge(MergeConfig{Runs: outs, Reports: []MachineReport{{Name: "xenial", Path: vm}}, Out: filepath.Join(dir, "m")})
+	res, err := Merge(MergeConfig{Runs: outs, Reports: []MachineReport{{Name: "xenial", Path: vm}}, Out: filepath.Join(dir, "m")})
 	if err != nil {
 		t.Fatal(err)
 	}
+	m := res.Matrix
 	if len(m.Cells) != 9 || m.Cells[8].ID != "xenial/v1" || m.Cells[0].ID != "gone/v1" {
 		t.Errorf("cells %d, first %s, last %s", len(m.Cells), m.Cells[0].ID, m.Cells[len(m.Cells)-1].ID)
 	}

@@ -11,9 +11,7 @@ import (
 	"strings"
 
 	"github.com/memlab/memlab/fixtures"
-	"github.com/memlab/memlab/labs/inputfile"
 	"github.com/memlab/memlab/labs/matrix"
-	"github.com/memlab/memlab/labs/report/htmlreport"
 	"github.com/memlab/memlab/labs/report/ledger"
 	"github.com/memlab/memlab/labs/runner"
 )
@@ -73,20 +71,18 @@ func cmdMerge(args []string) error {
 			return err
 		}
 	}
-	if len(cfg.Runs) == 0 {
-		cfg.Stem = "vm-matrix"
-	}
 	return merge(cfg)
 }
 
-// merge is the one merge both merge and vm-matrix run.
+// merge is the one merge both merge and vm-matrix run. A merge of matrix
+// runs redraws the page's matrix section whenever it wrote the table, as
+// it does on a regression, a failed claim or a cell with no result too.
 func merge(cfg matrix.MergeConfig) error {
-	_, err := matrix.Merge(cfg)
+	res, err := matrix.Merge(cfg)
 	if errors.Is(err, matrix.ErrPlanMismatch) {
 		return fmt.Errorf("%w: %w", runner.ErrUsage, err)
 	}
-	written := err == nil || errors.Is(err, matrix.ErrRegression) || errors.Is(err, matrix.ErrClaimsFailed)
-	if written && cfg.Stem != "vm-matrix" {
+	if res.Written && len(cfg.Runs) > 0 {
 		if herr := redrawHTML(cfg.Out); herr != nil {
 			return errors.Join(err, herr)
 		}
@@ -105,11 +101,7 @@ func redrawHTML(out string) error {
 	if err != nil {
 		return err
 	}
-	js, err := inputfile.Read(filepath.Join(out, "matrix.json"), matrix.MaxMatrixJSON)
-	if err != nil {
-		return err
-	}
-	return htmlreport.Write(filepath.Join(out, "index.html"), rep, js)
+	return writeIndex(out, rep)
 }
 
 // baselineRef is what --baseline names: nothing, the built-in baseline,

@@ -15,8 +15,14 @@ import (
 // plan of two cells, one per shard, and returns DIR.
 func shardOut(t *testing.T, dir, shard string, cell string) string {
 	t.Helper()
+	return shardOutWith(t, dir, shard, cell, matrix.Ran)
+}
+
+// shardOutWith is shardOut with the cell's status.
+func shardOutWith(t *testing.T, dir, shard, cell, status string) string {
+	t.Helper()
 	out := filepath.Join(dir, strings.ReplaceAll(shard, "/", "-of-"))
-	c := matrix.CellResult{ID: cell, Kernel: strings.Split(cell, "/")[0], Mode: strings.Split(cell, "/")[1], Status: matrix.Ran,
+	c := matrix.CellResult{ID: cell, Kernel: strings.Split(cell, "/")[0], Mode: strings.Split(cell, "/")[1], Status: status,
 		Report: ledger.Report{Env: ledger.Env{Kernel: "6.1.0-50-cloud-amd64"}}}
 	for _, claim := range ledger.Claims {
 		c.Report.Results = append(c.Report.Results, ledger.Result{ID: claim.ID, Mode: c.Mode, Verdict: ledger.Holds})
@@ -30,6 +36,30 @@ func shardOut(t *testing.T, dir, shard string, cell string) string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// The page's matrix section is redrawn whenever the merge wrote the table:
+// also when a cell gave no result (84), or it would show the matrix of
+// before the merge beside the new matrix.json.
+func TestMergeRedrawsThePageWhenACellHasNoResult(t *testing.T) {
+	dir := t.TempDir()
+	one, two := shardOut(t, dir, "1/2", "bookworm/v1"), shardOutWith(t, dir, "2/2", "bookworm/v2", matrix.NoResult)
+	out := filepath.Join(dir, "out")
+	rep := ledger.Report{Env: ledger.Env{Kernel: "6.18"}}
+	for _, c := range ledger.Claims {
+		rep.Results = append(rep.Results, ledger.Result{ID: c.ID, Mode: "v1", Verdict: ledger.Holds})
+	}
+	if err := rep.WriteFiles(out); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runIn(t, dir, "merge", "--out", out, one, two)
+	if code != exitNoResult {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	page, err := os.ReadFile(filepath.Join(out, "index.html"))
+	if err != nil || !strings.Contains(string(page), "bookworm/v2") {
+		t.Errorf("index.html was not redrawn with the merged matrix (%v)", err)
+	}
 }
 
 func TestMerge(t *testing.T) {

@@ -87,9 +87,7 @@ func cmdReport(args []string) error {
 	if err := rep.WriteFiles(*out); err != nil {
 		return err
 	}
-	// The kernel matrix joins the HTML report when a matrix run left one.
-	matrixJSON, _ := inputfile.Read(filepath.Join(*out, "matrix.json"), matrix.MaxMatrixJSON)
-	if err := htmlreport.Write(filepath.Join(*out, "index.html"), rep, matrixJSON); err != nil {
+	if err := writeIndex(*out, rep); err != nil {
 		return err
 	}
 	rep.WriteTable(os.Stdout)
@@ -123,4 +121,11 @@ func cmdEnv(args []string) error {
 	}
 	fmt.Println(l)
 	return nil
+}
+
+// writeIndex draws OUT/index.html from a claims report, with the kernel
+// matrix's section when a matrix run or merge left OUT/matrix.json.
+func writeIndex(out string, rep ledger.Report) error {
+	matrixJSON, _ := inputfile.Read(filepath.Join(out, "matrix.json"), matrix.MaxMatrixJSON)
+	return htmlreport.Write(filepath.Join(out, "index.html"), rep, matrixJSON)
 }

@@ -39,7 +39,7 @@ func cmdVMMatrix(args []string) error {
 	if err != nil {
 		return err
 	}
-	return merge(matrix.MergeConfig{Reports: reports, Out: *out, Stem: "vm-matrix", Stdout: os.Stdout, Log: say})
+	return merge(matrix.MergeConfig{Reports: reports, Out: *out, Stdout: os.Stdout, Log: say})
 }
 
 // parseMachineReports reads NAME=PATH arguments; a name becomes the first
