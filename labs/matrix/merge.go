@@ -93,17 +93,17 @@ func Merge(cfg MergeConfig) (Result, error) {
 	if err != nil {
 		return Result{Matrix: m}, err
 	}
+	machines := FromReports(cfg.Reports, cfg.Now)
 	if len(runs) == 0 {
-		m = Matrix{Title: "VM matrix", Generated: cfg.Now.UTC()}
+		m = Matrix{Title: machines.Title, Generated: machines.Generated}
 	}
 	var missing []string
-	for _, r := range cfg.Reports {
-		cells := CellsFromReport(r.Name, r.Path)
-		if len(cells) == 1 && cells[0].Status == NoResult {
-			missing = append(missing, r.Name)
+	for _, c := range machines.Cells {
+		if c.Status == NoResult { // a machine's report that could not be read
+			missing = append(missing, c.Kernel)
 		}
-		m.Cells = append(m.Cells, cells...)
 	}
+	m.Cells = append(m.Cells, machines.Cells...)
 
 	res := Result{Matrix: m}
 	if len(runs) > 0 {
