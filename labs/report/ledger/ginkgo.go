@@ -212,6 +212,9 @@ func (rep *Report) listUnrun(suites []types.Report) {
 	if len(unfinished) == 0 {
 		return
 	}
+	// The ledger does not say which suite decides a claim, so an unrun
+	// claim's verdict is the run's: interrupted if anything cut it short,
+	// the reasons of every suite beside it.
 	verdict, why := NoResult, "its suite gave no verdict: "+strings.Join(unfinished, "; ")
 	for _, s := range suites {
 		if slices.ContainsFunc(s.SpecialSuiteFailureReasons, isInterruption) {
@@ -238,8 +241,10 @@ func (rep *Report) listUnrun(suites []types.Report) {
 	}
 }
 
-// isInterruption: a suite's reason for not finishing is a signal or a
-// timeout (Ctrl-C, a kill, even while it compiled), not a broken build.
+// isInterruption: a suite's reason for not finishing cut the run short
+// (Ctrl-C, a kill, even while it compiled, a timeout, a suite killed before
+// its report, or one not run because of those) rather than a broken build:
+// every unfinished reason but a compile failure without a signal.
 func isInterruption(reason string) bool {
 	if strings.HasPrefix(reason, "Failed to compile") {
 		return strings.Contains(reason, "signal: ")
