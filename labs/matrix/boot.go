@@ -466,7 +466,9 @@ func reportFrom(o guest.Outcome, dir string) (ledger.Report, []string, error) {
 			notes = append(notes, fmt.Sprintf("suite %s: unreadable report: %v", name, err))
 			continue
 		}
-		notes = append(notes, suiteFailures(name, suites)...)
+		// What kept a suite from deciding its claims: it did not run to
+		// its end, or its BeforeSuite failed.
+		notes = append(notes, ledger.Unfinished(suites)...)
 		all = append(all, suites...)
 	}
 	for _, s := range o.Suites {
@@ -477,26 +479,6 @@ func reportFrom(o guest.Outcome, dir string) (ledger.Report, []string, error) {
 	}
 	rep, err := ledger.FromGinkgo(all)
 	return rep, notes, err
-}
-
-// suiteFailures names what kept a suite from deciding its claims: it did
-// not run to its end, or a suite-level node (BeforeSuite, AfterSuite) failed,
-// which leaves every claim of the suite without a verdict.
-func suiteFailures(name string, suites []types.Report) []string {
-	out := ledger.Unfinished(suites)
-	for _, s := range suites {
-		for _, spec := range s.SpecReports {
-			if !spec.LeafNodeType.Is(types.NodeTypesForSuiteLevelNodes) || !spec.State.Is(types.SpecStateFailureStates) {
-				continue
-			}
-			msg := firstLine(spec.Failure.Message)
-			if len(msg) > 300 {
-				msg = msg[:299] + "…"
-			}
-			out = append(out, fmt.Sprintf("suite %s: [%s] %s: %s", name, spec.LeafNodeType, spec.State, msg))
-		}
-	}
-	return out
 }
 
 func lastLine(b []byte) string {

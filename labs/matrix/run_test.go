@@ -826,21 +826,21 @@ func TestSuiteLevelFailureIsNoResult(t *testing.T) {
 			Failure: types.Failure{Message: "the lab image cannot be built: AppArmor enabled on system\\nmore"}},
 		{LeafNodeType: types.NodeTypeIt, State: types.SpecStateSkipped, LeafNodeText: "D1"},
 	}}
-	got := suiteFailures("docker", []types.Report{failed})
-	if len(got) != 1 || got[0] != "suite docker: [BeforeSuite] failed: the lab image cannot be built: AppArmor enabled on system\\nmore" {
+	got := ledger.Unfinished([]types.Report{failed})
+	if len(got) != 1 || got[0] != "docker: D1-D9: [BeforeSuite] failed: the lab image cannot be built: AppArmor enabled on system\\nmore" {
 		t.Errorf("%q", got)
 	}
 	ok := types.Report{SuitePath: "/suites/rawcgroup", SpecReports: types.SpecReports{
 		{LeafNodeType: types.NodeTypeBeforeSuite, State: types.SpecStatePassed},
 		{LeafNodeType: types.NodeTypeIt, State: types.SpecStateFailed}, // a claim's failure is its verdict
 	}}
-	if got := suiteFailures("rawcgroup", []types.Report{ok}); len(got) != 0 {
+	if got := ledger.Unfinished([]types.Report{ok}); len(got) != 0 {
 		t.Errorf("%q", got)
 	}
 	if status, why := statusOf(guest.Outcome{Suites: []guest.SuiteRun{{Name: "docker", Exit: 1}}}, nil); status != Ran || why != "" {
 		t.Errorf("%s %s", status, why)
 	}
-	if status, _ := statusOf(guest.Outcome{Suites: []guest.SuiteRun{{Name: "docker", Exit: 1}}}, suiteFailures("docker", []types.Report{failed})); status != NoResult {
+	if status, _ := statusOf(guest.Outcome{Suites: []guest.SuiteRun{{Name: "docker", Exit: 1}}}, ledger.Unfinished([]types.Report{failed})); status != NoResult {
 		t.Errorf("status %s", status)
 	}
 }

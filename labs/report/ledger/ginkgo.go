@@ -114,7 +114,8 @@ func ExpectSuites(suites []types.Report, packages []string) []types.Report {
 }
 
 // Unfinished names each suite that did not run to its end, with Ginkgo's
-// reason ("specs/reexec: Interrupted by User"). A report holding one is not
+// reason ("specs/reexec: Interrupted by User"), or whose BeforeSuite (or
+// another suite-level node) failed, which decided none of its claims. A report holding one is not
 // the claims' verdicts: an interrupted spec would read "failed", the specs
 // after it "skipped", and a suite that never compiled nothing at all.
 func Unfinished(suites []types.Report) []string {
@@ -129,8 +130,26 @@ func Unfinished(suites []types.Report) []string {
 				}
 			}
 		}
+		// After Ginkgo's own reasons: an interrupt during BeforeSuite also
+		// fails it, and is an interruption first.
+		if f := setupFailure(s); f != "" {
+			out = append(out, fmt.Sprintf("%s: %s", suiteName(s), f))
+		}
 	}
 	return out
+}
+
+// setupFailure is a suite's failed suite-level node (a BeforeSuite that
+// could not make the suite's container, say), "" when none failed: every
+// claim spec of the suite was then skipped for it, none decided. A claim
+// spec's own failure is its verdict, not this.
+func setupFailure(s types.Report) string {
+	for _, spec := range s.SpecReports {
+		if spec.LeafNodeType.Is(types.NodeTypesForSuiteLevelNodes) && spec.State.Is(types.SpecStateFailureStates) {
+			return clip(fmt.Sprintf("[%s] %s: %s", spec.LeafNodeType, spec.State, firstLine(spec.Failure.Message)), 300)
+		}
+	}
+	return ""
 }
 
 func suiteName(s types.Report) string {
@@ -188,6 +207,9 @@ func FromGinkgo(suites []types.Report) (Report, error) {
 			v, why, figs := specOutcome(spec)
 			if cut != "" && v == Skipped && why == notSelected && selected(spec) {
 				v, why = Interrupted, "not run: the run was cut short before it ("+cut+")"
+				if !isInterruption(cut) {
+					v, why = NoResult, "not run: its suite could not run it ("+cut+")"
+				}
 			}
 			res.Observed = append(res.Observed, figs...)
 			for _, f := range figs {

@@ -195,3 +195,34 @@ func TestExpectSuitesAddsTheOneThatLeftNoReport(t *testing.T) {
 		t.Errorf("the suite that reported was added again: %+v", got)
 	}
 }
+
+// A suite whose BeforeSuite failed decided none of its claims: they read
+// "no result" naming the failure, never "skipped: not selected", and the
+// run is unfinished; a BeforeSuite cut by an interrupt reads "interrupted".
+func TestASuiteWhoseSetupFailedHasNoResult(t *testing.T) {
+	skipped := types.SpecReport{LeafNodeType: types.NodeTypeIt, LeafNodeText: "D3 v1",
+		LeafNodeLabels: []string{ClaimLabel("D3"), ModeLabel("v1")}, State: types.SpecStateSkipped}
+	setup := func(state types.SpecState, msg string) types.SpecReport {
+		return types.SpecReport{LeafNodeType: types.NodeTypeBeforeSuite, State: state, Failure: types.Failure{Message: msg}}
+	}
+	failed := types.Report{SuiteDescription: "docker", SpecReports: []types.SpecReport{
+		setup(types.SpecStateFailed, "the lab image cannot be built: AppArmor enabled on system\nmore"), skipped}}
+	if u := Unfinished([]types.Report{failed}); len(u) != 1 || u[0] != "docker: [BeforeSuite] failed: the lab image cannot be built: AppArmor enabled on system" {
+		t.Errorf("unfinished %q", u)
+	}
+	rep, err := FromGinkgo([]types.Report{failed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := rep.For("D3", "v1"); res.Verdict != NoResult || !strings.Contains(res.Why, "AppArmor") {
+		t.Errorf("D3/v1 %q (%s)", res.Verdict, res.Why)
+	}
+	cut := types.Report{SuiteDescription: "docker", SpecialSuiteFailureReasons: []string{"Interrupted by User"},
+		SpecReports: []types.SpecReport{setup(types.SpecStateInterrupted, "Interrupted by User"), skipped}}
+	if rep, err = FromGinkgo([]types.Report{cut}); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := rep.For("D3", "v1"); res.Verdict != Interrupted {
+		t.Errorf("D3/v1 after an interrupt in BeforeSuite: %q (%s)", res.Verdict, res.Why)
+	}
+}
