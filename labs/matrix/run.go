@@ -238,7 +238,7 @@ func run(ctx context.Context, cfg Config, do steps) (Result, error) {
 		return res, interrupted(ctx, err)
 	}
 	initrd := filepath.Join(work, "initrd.cpio")
-	gc := guest.Config{Suites: suites, LabelFilter: cfg.LabelFilter, SuiteTimeout: suiteTimeout(cfg.Timeout, len(suites))}
+	gc := guest.Config{Suites: suites, LabelFilter: cfg.LabelFilter, SuiteTimeout: suiteTimeout(cfg.Timeout, 40*time.Second, len(suites))}
 	if err := do.buildInitrd(gc, initrd); err != nil {
 		return res, err
 	}
@@ -340,10 +340,13 @@ func (cfg *Config) suites(ctx context.Context, do steps, dir string) ([]guest.Su
 	return do.buildSuites(ctx, cfg.Go, cfg.ModuleDir, cfg.SuitePackages, dir)
 }
 
-// suiteTimeout gives each suite an equal share of the guest's time left
-// after boot and hand-back; the guest kills a suite 20 s past it.
-func suiteTimeout(guestTimeout time.Duration, suites int) time.Duration {
-	t := (guestTimeout - 40*time.Second) / time.Duration(max(suites, 1))
+// suiteTimeout gives each suite an equal share of what is left of the
+// guest's time after overhead (its boot and hand-back: 40 s for an
+// initramfs guest, 60 s for a Docker guest, whose systemd boots longer);
+// the guest kills a suite 20 s past it. Never under 10 s, which a clamp
+// before taking off the overhead could go below, to nothing or less.
+func suiteTimeout(guestTimeout, overhead time.Duration, suites int) time.Duration {
+	t := (guestTimeout - overhead) / time.Duration(max(suites, 1))
 	return max(t, 10*time.Second)
 }
 
@@ -389,7 +392,7 @@ func (cfg *Config) dockerDisks(ctx context.Context, do steps, gc guest.Config, s
 	// builds the lab image in the guest): an equal share would cut it off.
 	// Each suite may take the cell's time after boot; the cell's own hard
 	// timeout bounds them all.
-	gc.SuiteTimeout = suiteTimeout(o.DockerTimeout, 1) - 20*time.Second
+	gc.SuiteTimeout = suiteTimeout(o.DockerTimeout, 60*time.Second, 1)
 	d := guest.DockerDisk{Config: gc, Provision: filepath.Join(cfg.ModuleDir, "vagrant", "provision.sh"),
 		Capture: filepath.Join(cfg.ModuleDir, "labs", "docker", "testdata", "cgroups", "capture.sh")}
 	if _, err := os.Stat(d.Provision); err != nil {

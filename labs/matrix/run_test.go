@@ -318,7 +318,8 @@ func TestRunWithPrebuiltSuitesAndAGivenAccelerator(t *testing.T) {
 		t.Errorf("suites %v", names)
 	}
 	// (100 s - 40 s) / 3 is 20 s each; never below 10 s.
-	if f.initrd.SuiteTimeout != 20*time.Second || suiteTimeout(50*time.Second, 3) != 10*time.Second {
+	if f.initrd.SuiteTimeout != 20*time.Second || suiteTimeout(50*time.Second, 40*time.Second, 3) != 10*time.Second ||
+		suiteTimeout(20*time.Second, 60*time.Second, 1) != 10*time.Second {
 		t.Errorf("suite timeout %s", f.initrd.SuiteTimeout)
 	}
 	if f.boots[0].Accel != "kvm" {
