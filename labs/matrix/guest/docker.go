@@ -5,9 +5,9 @@ import (
 	_ "embed"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
+
+	"github.com/memlab/memlab/labs/matrix/sysimage"
 )
 
 // The Docker cells' cgroup drivers (dockerd's native.cgroupdriver).
@@ -106,10 +106,8 @@ func BuildDockerDisk(ctx context.Context, d DockerDisk, file string) error {
 	}
 	// Room for the file system's own metadata: an eighth more, in MiB.
 	mib := (size+size/8)>>20 + 1
-	cmd := exec.CommandContext(ctx, "mkfs.ext4", "-q", "-F", "-L", SuitesLabel, "-O", "^orphan_file,^metadata_csum_seed,^has_journal",
-		"-d", dir, file, fmt.Sprintf("%dM", mib))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("mkfs.ext4 -d (the suites disk): %w: %s", err, strings.TrimSpace(string(out)))
+	if err := sysimage.Ext4FromDir(ctx, dir, file, SuitesLabel, fmt.Sprintf("%dM", mib), ",^has_journal"); err != nil {
+		return fmt.Errorf("the suites disk: %w", err)
 	}
 	return nil
 }

@@ -201,7 +201,7 @@ func (b Builder) build(ctx context.Context) (Image, error) {
 		return Image{}, err
 	}
 	disk := filepath.Join(out, "disk.ext4")
-	if err := run(ctx, "", "mkfs.ext4", "-q", "-F", "-L", "memlab-root", "-O", mkfsFeatures, "-d", root, disk, diskSize); err != nil {
+	if err := Ext4FromDir(ctx, root, disk, "memlab-root", diskSize, ""); err != nil {
 		return Image{}, err
 	}
 	final := b.Path()
@@ -276,6 +276,14 @@ func run(ctx context.Context, dir, name string, args ...string) error {
 		return fmt.Errorf("%s: %w\n%s", name, err, text)
 	}
 	return nil
+}
+
+// Ext4FromDir makes file an ext4 file system of size ("4G", "12M") that
+// holds dir's tree, with mkfs.ext4 -d: nothing is mounted. It has the
+// features every kernel the matrix boots can mount (mkfsFeatures), less
+// any extra ones (",^has_journal" for a disk only ever read).
+func Ext4FromDir(ctx context.Context, dir, file, label, size, extra string) error {
+	return run(ctx, "", "mkfs.ext4", "-q", "-F", "-L", label, "-O", mkfsFeatures+extra, "-d", dir, file, size)
 }
 
 // lock holds an exclusive flock on file until the returned func runs.
