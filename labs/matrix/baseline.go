@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"sort"
 	"strings"
 	"time"
@@ -33,9 +32,6 @@ func checkWriteBaseline(path string) error {
 		return nil
 	}
 	if err := atomicfile.Writable(path); err != nil {
-		if pe, ok := errors.AsType[*fs.PathError](err); ok {
-			err = pe.Err // the reason, without the probe's temporary name
-		}
 		return fmt.Errorf("%w: --write-baseline %s: %w", ErrBaselineOut, path, err)
 	}
 	return nil

@@ -80,7 +80,7 @@ func gradeSession(rubricPath, suite, runnerLine string, timeout time.Duration, o
 	if logPath == "" {
 		logPath = filepath.Join(out, "runner.log")
 	} else if err := atomicfile.Writable(logPath); err != nil {
-		return fmt.Errorf("--log %s: %w: %w", logPath, errCannotWrite, errors.Unwrap(err))
+		return fmt.Errorf("--log %s: %w: %w", logPath, errCannotWrite, err)
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err

@@ -244,8 +244,8 @@ func parseMatrixFlags(args []string) (matrixCommand, error) {
 	if err := checkLabelFilter(cfg.LabelFilter); err != nil {
 		return cmd, err
 	}
-	if cfg.Out == "" {
-		return cmd, fmt.Errorf("%w: --out '': want a directory", runner.ErrUsage)
+	if err := checkOutGiven(cfg.Out); err != nil {
+		return cmd, err
 	}
 	if *suiteBin != "" {
 		cfg.SuiteBinaries = strings.Split(*suiteBin, ",")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -73,7 +72,7 @@ func cmdRun(args []string) (int, error) {
 	// A run whose result has nowhere to go is not worth starting.
 	if *resultFile != "" {
 		if err := atomicfile.Writable(*resultFile); err != nil {
-			return 0, fmt.Errorf("--result %s: %w: %w", *resultFile, errCannotWrite, errors.Unwrap(err))
+			return 0, fmt.Errorf("--result %s: %w: %w", *resultFile, errCannotWrite, err)
 		}
 	}
 	layout, err := labMachine()

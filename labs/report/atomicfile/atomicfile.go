@@ -45,12 +45,42 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	return os.Rename(tmp.Name(), path)
 }
 
+// NotWritableError is Writable's and WritableDir's error: Path is the path
+// the caller gave (not the probe's temporary file, nor the directory on
+// the way that stopped it), Err the reason. Its message is the reason
+// alone, for the caller names the path in its own words ("--out DIR:
+// cannot write: read-only file system").
+type NotWritableError struct {
+	Path string
+	Err  error
+}
+
+func (e *NotWritableError) Error() string { return e.Err.Error() }
+func (e *NotWritableError) Unwrap() error { return e.Err }
+
+// notWritable is the *NotWritableError for path, the reason taken out of
+// the *fs.PathError that names a probed path instead.
+func notWritable(path string, err error) error {
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		err = pe.Err
+	}
+	return &NotWritableError{Path: path, Err: err}
+}
+
 // Writable says whether WriteFile could put a file at path, by making and
 // removing the temporary file it would write: a command checks it before
-// work whose result would otherwise have nowhere to go.
+// work whose result would otherwise have nowhere to go. Its error is a
+// *NotWritableError.
 func Writable(path string) error {
+	if err := probe(path); err != nil {
+		return notWritable(path, err)
+	}
+	return nil
+}
+
+func probe(path string) error {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		return &os.PathError{Op: "write", Path: path, Err: syscall.EISDIR}
+		return syscall.EISDIR
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -62,17 +92,21 @@ func Writable(path string) error {
 
 // WritableDir says whether WriteFile could put files into dir, which
 // WriteFile makes if it is missing: the nearest directory on the way that
-// exists is probed as Writable probes. It makes nothing.
+// exists is probed as Writable probes. It makes nothing. Its error is a
+// *NotWritableError naming dir.
 func WritableDir(dir string) error {
 	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
 		st, err := os.Stat(d)
 		switch {
 		case err == nil && !st.IsDir():
-			return &os.PathError{Op: "write", Path: d, Err: syscall.ENOTDIR}
+			return notWritable(dir, syscall.ENOTDIR)
 		case err == nil:
-			return Writable(filepath.Join(d, ".writable"))
+			if err := probe(filepath.Join(d, ".writable")); err != nil {
+				return notWritable(dir, err)
+			}
+			return nil
 		case !errors.Is(err, fs.ErrNotExist) || filepath.Dir(d) == d:
-			return err
+			return notWritable(dir, err)
 		}
 	}
 }

@@ -77,11 +77,37 @@ func TestWritableDir(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{file, filepath.Join(file, "sub"), "/dev/null"} {
-		if err := WritableDir(bad); !errors.Is(err, syscall.ENOTDIR) {
+		err := WritableDir(bad)
+		if !errors.Is(err, syscall.ENOTDIR) {
 			t.Errorf("%s: %v, want ENOTDIR", bad, err)
+		}
+		if nw, ok := errors.AsType[*NotWritableError](err); !ok || nw.Path != bad || err.Error() != syscall.ENOTDIR.Error() {
+			t.Errorf("%s: %#v, want a *NotWritableError of %s saying only the reason", bad, err, bad)
 		}
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("the probes left %v", entries)
+	}
+}
+
+// Writable's error names the path it was given and the reason, never the
+// probe's temporary file.
+func TestWritableNamesTheCallersPath(t *testing.T) {
+	dir := t.TempDir()
+	for path, want := range map[string]error{
+		dir:                                     syscall.EISDIR,
+		filepath.Join(dir, "missing", "x.json"): syscall.ENOENT,
+	} {
+		err := Writable(path)
+		nw, ok := errors.AsType[*NotWritableError](err)
+		if !ok || nw.Path != path || !errors.Is(err, want) || err.Error() != want.Error() {
+			t.Errorf("%s: %#v, want a *NotWritableError of %s saying %v", path, err, path, want)
+		}
+	}
+	if err := Writable(filepath.Join(dir, "x.json")); err != nil {
+		t.Errorf("a writable path: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("the probes left %v", entries)
 	}
 }
