@@ -37,6 +37,9 @@ type Cell struct {
 	Initrd string // this kernel's initramfs when it differs from the shared one
 	// Skip says why the cell is known to be skipped without booting it.
 	Skip string
+	// Bus is the bus a Docker cell's disks go on (rootBus), "" for an
+	// initramfs cell.
+	Bus string
 }
 
 // ID names a cell in tables and baselines: "bookworm/v2", and for a Docker
@@ -108,7 +111,7 @@ func Plan(ks []kernels.Kernel, modes []string, docker DockerPlan) []Cell {
 				}
 				c := Cell{Kernel: k, Mode: m, Driver: d, Skip: skipBeforeBoot(k, m)}
 				if c.Skip == "" {
-					_, c.Skip = rootBus(k)
+					c.Bus, c.Skip = rootBus(k)
 				}
 				cells = append(cells, c)
 			}
@@ -339,13 +342,8 @@ func runCell(ctx context.Context, o BootOptions, c Cell) CellResult {
 		if o.DockerImage == "" || o.SuitesDisk == "" {
 			return noResult(c, "harness: a Docker cell without the Docker guest's disks", "")
 		}
-		bus, _ := rootBus(c.Kernel)
-		root := "/dev/nvme0n1"
-		if bus == qemu.Virtio {
-			root = "/dev/vda"
-		}
-		g.Initrd, g.Append, g.MemoryMB = "", guest.DockerCmdline(c.Mode, c.Driver, root), max(o.MemoryMB, DockerMemoryMB)
-		g.Disks = []qemu.Disk{{File: o.DockerImage, Snapshot: true, Bus: bus}, {File: o.SuitesDisk, Bus: bus}}
+		g.Initrd, g.Append, g.MemoryMB = "", guest.DockerCmdline(c.Mode, c.Driver, qemu.FirstDisk(c.Bus)), max(o.MemoryMB, DockerMemoryMB)
+		g.Disks = []qemu.Disk{{File: o.DockerImage, Snapshot: true, Bus: c.Bus}, {File: o.SuitesDisk, Bus: c.Bus}}
 		if o.DockerTimeout > 0 {
 			g.Timeout = o.DockerTimeout
 		}

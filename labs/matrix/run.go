@@ -220,14 +220,8 @@ func run(ctx context.Context, cfg Config, do steps) (Result, error) {
 	if cfg.FetchOnly {
 		// The Docker guest's image is fetched too: built once, then cached.
 		if hasDockerCells(selectedCells(res.Kernels, cfg, want)) {
-			b := cfg.Image
-			b.Log = say
-			img, err := do.dockerImage(ctx, b)
-			if err != nil {
+			if _, err := cfg.guestImage(ctx, do); err != nil {
 				return res, interrupted(ctx, err)
-			}
-			if !img.Fresh {
-				say("docker guest: image %s (%s)", img.Disk, strings.Join(img.Versions, " "))
 			}
 		}
 		return res, nil
@@ -257,7 +251,15 @@ func run(ctx context.Context, cfg Config, do steps) (Result, error) {
 	if err := cfg.dockerDisks(ctx, do, gc, suites, &opts); err != nil {
 		return res, interrupted(ctx, err)
 	}
-	say("booting %d cells, %d at a time (%s, %d MiB, timeout %s each)", len(cells), cfg.Jobs, cfg.Accel, cfg.MemoryMB, cfg.Timeout)
+	docker := ""
+	if hasDockerCells(cells) { // what runCell gives them
+		timeout := cfg.Timeout
+		if cfg.DockerTimeout > 0 {
+			timeout = cfg.DockerTimeout
+		}
+		docker = fmt.Sprintf("; Docker cells %d MiB, timeout %s", max(cfg.MemoryMB, DockerMemoryMB), timeout)
+	}
+	say("booting %d cells, %d at a time (%s, %d MiB, timeout %s each%s)", len(cells), cfg.Jobs, cfg.Accel, cfg.MemoryMB, cfg.Timeout, docker)
 	m := do.boot(ctx, opts)
 	m.Plan = &PlanInfo{Cells: plan}
 	if !cfg.Shard.Whole() {
@@ -350,6 +352,18 @@ func suiteTimeout(guestTimeout, overhead time.Duration, suites int) time.Duratio
 	return max(t, 10*time.Second)
 }
 
+// guestImage gets the Docker guest's image, built once and then cached,
+// naming it when it was not built just now (a build logs as it goes).
+func (cfg *Config) guestImage(ctx context.Context, do steps) (sysimage.Image, error) {
+	b := cfg.Image
+	b.Log = cfg.Log
+	img, err := do.dockerImage(ctx, b)
+	if err == nil && !img.Fresh {
+		cfg.Log("docker guest: image %s (%s)", img.Disk, strings.Join(img.Versions, " "))
+	}
+	return img, err
+}
+
 // dockerDisks readies the Docker cells' two disks: the guest image (built
 // once, then cached) and this run's suites disk. An image that cannot be
 // built here skips the Docker cells, saying why; only an interruption is
@@ -366,18 +380,13 @@ func (cfg *Config) dockerDisks(ctx context.Context, do steps, gc guest.Config, s
 			}
 		}
 	}
-	b := cfg.Image
-	b.Log = cfg.Log
-	img, err := do.dockerImage(ctx, b)
+	img, err := cfg.guestImage(ctx, do)
 	if err != nil {
 		if ctx.Err() != nil {
 			return err
 		}
 		skip("the Docker guest image: " + firstLine(err.Error()))
 		return nil
-	}
-	if !img.Fresh {
-		cfg.Log("docker guest: image %s (%s)", img.Disk, strings.Join(img.Versions, " "))
 	}
 	if len(cfg.SuiteBinaries) == 0 && len(cfg.DockerSuites) > 0 {
 		cfg.Log("building %s for the Docker cells", strings.Join(cfg.DockerSuites, ","))

@@ -52,6 +52,14 @@ const (
 	Virtio = "virtio"
 )
 
+// FirstDisk is the device the kernel names a guest's first disk on bus.
+func FirstDisk(bus string) string {
+	if bus == Virtio {
+		return "/dev/vda"
+	}
+	return "/dev/nvme0n1"
+}
+
 // Result is how a boot ended.
 type Result struct {
 	Console  string        // path of the console log (ttyS0)
