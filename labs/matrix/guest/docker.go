@@ -89,12 +89,10 @@ func BuildDockerDisk(ctx context.Context, d DockerDisk, file string) error {
 		}
 		size += int64(len(data))
 	}
-	seen := map[string]bool{}
+	if err := checkSuiteNames(d.Suites); err != nil {
+		return err
+	}
 	for _, s := range d.Suites {
-		if !validName(s.Name) || seen[s.Name] {
-			return fmt.Errorf("suite name %q: want a unique name of letters, digits, '-', '_'", s.Name)
-		}
-		seen[s.Name] = true
 		data, err := os.ReadFile(s.Binary)
 		if err != nil {
 			return err

@@ -11,20 +11,11 @@ export HOME=/root TMPDIR=/tmp
 M=/opt/memlab
 mkdir -p /out /tmp /root
 
-SUITE_TIMEOUT=300
-LABEL_FILTER=
-# shellcheck source=/dev/null  # written by labs/matrix/guest for each run
-. "$M/guest.conf"
-
-mode=
-DRIVER=
-read -r cmdline < /proc/cmdline
-for w in $cmdline; do
-	case $w in
-	memlab.mode=*) mode=${w#memlab.mode=} ;;
-	memlab.driver=*) DRIVER=${w#memlab.driver=} ;;
-	esac
-done
+# shellcheck source=SCRIPTDIR/runsuites.sh
+. "$M/runsuites.sh"
+load_conf "$M/guest.conf"
+mode=$(cmdline_value memlab.mode)
+DRIVER=$(cmdline_value memlab.driver)
 
 # What systemd mounted: cgroup2 at /sys/fs/cgroup (unified), or a tmpfs of
 # v1 hierarchies (legacy) with memory at /sys/fs/cgroup/memory.
@@ -72,8 +63,6 @@ if [ -z "$skip" ]; then
 	fi
 fi
 
-# shellcheck source=SCRIPTDIR/runsuites.sh
-. "$M/runsuites.sh"
 {
 	echo "kernel: $(uname -a)"
 	echo "cmdline: $(cat /proc/cmdline)"

@@ -112,12 +112,10 @@ func Assemble(cfg Config) (*rootfs.FS, error) {
 			return nil, err
 		}
 	}
-	seen := map[string]bool{}
+	if err := checkSuiteNames(cfg.Suites); err != nil {
+		return nil, err
+	}
 	for _, s := range cfg.Suites {
-		if !validName(s.Name) || seen[s.Name] {
-			return nil, fmt.Errorf("suite name %q: want a unique name of letters, digits, '-', '_'", s.Name)
-		}
-		seen[s.Name] = true
 		if err := f.Copy("/suites/"+s.Name+".test", s.Binary); err != nil {
 			return nil, err
 		}
@@ -170,6 +168,19 @@ func guestConf(cfg Config) string {
 	}
 	return fmt.Sprintf("# written by labs/matrix/guest\nSUITE_TIMEOUT=%d\nLABEL_FILTER=%s\n",
 		int(t.Seconds()+0.5), shquote.Quote(cfg.LabelFilter))
+}
+
+// checkSuiteNames: each suite's name becomes a file name and a report's
+// name in the guest, so it must be unique and plain.
+func checkSuiteNames(suites []Suite) error {
+	seen := map[string]bool{}
+	for _, s := range suites {
+		if !validName(s.Name) || seen[s.Name] {
+			return fmt.Errorf("suite name %q: want a unique name of letters, digits, '-', '_'", s.Name)
+		}
+		seen[s.Name] = true
+	}
+	return nil
 }
 
 func validName(s string) bool {

@@ -27,16 +27,10 @@ done
 rng=$(cat /sys/class/misc/hw_random/rng_current 2>/dev/null)
 echo "MEMLAB-RNG ${rng:-none} entropy_avail $(cat /proc/sys/kernel/random/entropy_avail)"
 
-SUITE_TIMEOUT=300
-LABEL_FILTER=
-# shellcheck source=/dev/null  # written by labs/matrix/guest at assembly
-[ -r /etc/memlab/guest.conf ] && . /etc/memlab/guest.conf
-
-mode=
-read -r cmdline < /proc/cmdline
-for w in $cmdline; do
-	case $w in memlab.mode=*) mode=${w#memlab.mode=} ;; esac
-done
+# shellcheck source=SCRIPTDIR/runsuites.sh
+. /usr/lib/memlab/runsuites.sh
+load_conf /etc/memlab/guest.conf
+mode=$(cmdline_value memlab.mode)
 
 skip=
 lastlog() { dmesg 2>/dev/null | grep -i -e cgroup -e memcg | tail -n 2 | tr '\n' ' '; }
@@ -70,8 +64,6 @@ v2) mount_v2 ;;
 *) skip="no cgroup mode on the kernel command line (memlab.mode=v1|v2)" ;;
 esac
 
-# shellcheck source=SCRIPTDIR/runsuites.sh
-. /usr/lib/memlab/runsuites.sh
 {
 	echo "kernel: $(uname -a)"
 	echo "cmdline: $(cat /proc/cmdline)"

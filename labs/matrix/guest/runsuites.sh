@@ -1,9 +1,28 @@
 #!/bin/sh
 # memlab guest suite loop (labs/matrix/guest; /usr/lib/memlab/runsuites.sh in
 # the initramfs guest, /opt/memlab/runsuites.sh in the Docker guest), sourced
-# by the cell's script once the cgroup mode is up: run_suites DIR runs every
+# first by the cell's script; once the cgroup mode is up, run_suites DIR runs every
 # DIR/*.test with a Ginkgo JSON report into /out, SUITE_TIMEOUT and
 # LABEL_FILTER as guest.conf gives them, and lists each in /out/suites.txt.
+
+# load_conf FILE: SUITE_TIMEOUT and LABEL_FILTER, as labs/matrix/guest wrote
+# them into FILE (guest.conf) for this run.
+# guest.conf is always written; should it be missing, a shell that is PID 1
+# must not die sourcing it, so the suites get 300 s each and no filter.
+load_conf() {
+	SUITE_TIMEOUT=300
+	LABEL_FILTER=
+	# shellcheck source=/dev/null  # written by labs/matrix/guest for each run
+	[ -r "$1" ] && . "$1"
+}
+
+# cmdline_value KEY: the value of KEY=VALUE on the kernel command line.
+cmdline_value() {
+	read -r cmdline < /proc/cmdline
+	for w in $cmdline; do
+		case $w in "$1"=*) echo "${w#"$1"=}"; return ;; esac
+	done
+}
 
 # describe_cgroups: what every cell's env.txt says of the cgroup mode it got.
 describe_cgroups() {
