@@ -263,7 +263,7 @@ func run(ctx context.Context, cfg Config, do steps) (Result, error) {
 	m := do.boot(ctx, opts)
 	m.Plan = &PlanInfo{Cells: plan}
 	if !cfg.Shard.Whole() {
-		m.Plan.Shard, m.Plan.Ran = cfg.Shard.String(), selected
+		m.Plan.Shard = cfg.Shard.String()
 	}
 	res.Matrix = m
 	// Only a complete run replaces the previous one's reports; an

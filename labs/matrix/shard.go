@@ -17,9 +17,8 @@ var ErrBadShard = errors.New("bad shard")
 // matrix.json, so that a merge of shards knows which cells are missing.
 // An unsharded run and a merge of every shard record the same: the cells.
 type PlanInfo struct {
-	Cells []string `json:"cells"`                 // every cell of the whole plan, in plan order
-	Shard string   `json:"shard,omitempty"`       // this run's part of it ("2/3", "bookworm"); "" the whole
-	Ran   []string `json:"shard_cells,omitempty"` // the cells of that part
+	Cells []string `json:"cells"`           // every cell of the whole plan, in plan order
+	Shard string   `json:"shard,omitempty"` // this run's part of it ("2/3", "bookworm"); "" the whole: its cells are Shard.Select(Cells)
 }
 
 // Shard is a part of the plan: the i-th of n runs of consecutive cells of
