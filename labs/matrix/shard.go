@@ -105,17 +105,17 @@ func (s Shard) Select(plan []string) ([]string, error) {
 	return out, nil
 }
 
-// dockerCellWeight is what a Docker cell costs against an initramfs cell:
+// DockerCellWeight is what a Docker cell costs against an initramfs cell:
 // measured under TCG on 2 cores, a Docker cell (systemd, dockerd, three
 // suites) took 125-129 s and an initramfs cell 20-23 s (make
 // matrix-baseline, 2026-12-01). Cut by count, i/n put all three of
 // bookworm's Docker cells in shard 2/2, which then took 445 s against the
 // unsharded run's 295 s.
-const dockerCellWeight = 6
+const DockerCellWeight = 6
 
 func cellWeight(id string) int {
 	if strings.Contains(id, "/docker-") {
-		return dockerCellWeight
+		return DockerCellWeight
 	}
 	return 1
 }

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -37,7 +38,10 @@ const defaultDockerCells = "bookworm/v2,bookworm/v1/systemd"
 // into memlab.
 const builtinBaseline = "builtin"
 
-const matrixUsage = `usage: memlab matrix [flags]
+// matrixUsage says what the shards weigh a Docker cell at from the code that does.
+var matrixUsage = strings.Replace(matrixUsageText, "{docker-weight}", strconv.Itoa(matrix.DockerCellWeight), 1)
+
+const matrixUsageText = `usage: memlab matrix [flags]
   --kernels LIST        kernels to boot, comma separated: [NAME=]debian:SUITE[/PACKAGE],
                         [NAME=]ubuntu:SUITE[/PACKAGE] or [NAME=]PATH/TO/vmlinuz
                         (default: the --kernel-list file)
@@ -75,7 +79,7 @@ const matrixUsage = `usage: memlab matrix [flags]
   --fetch-only          fetch and check the kernels, build the Docker guest image; boot nothing
   --plan                print the cells, kernels, suites and baseline a run would use; touch nothing
   --shard i/n|NAMES     boot only part of the plan: the i-th of n runs of its cells (in
-                        plan order) of near-equal cost (a Docker cell counts six), or the
+                        plan order) of near-equal cost (a Docker cell counts {docker-weight}), or the
                         cells of the kernels (or the cells) named, comma separated; the
                         output records the plan it is part of,
                         and memlab merge joins the parts' outputs into the one table
