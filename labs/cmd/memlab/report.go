@@ -67,22 +67,10 @@ func cmdReport(args []string) error {
 	// Only a complete run replaces the reports; an unfinished one's go
 	// beside them, as do those of a run the Docker engine's loss cut short.
 	if cut, status := rep.CutByEngine(); len(cut) > 0 {
-		if err := rep.WriteFilesAs(*out, partialStem); err != nil {
-			return err
-		}
-		rep.WriteTable(os.Stdout)
-		fmt.Println()
-		return fmt.Errorf("%w: %s cut short (%s); the previous reports in %s are kept, this run's are in %s",
-			errEngineGone, strings.Join(cut, " "), status, *out, filepath.Join(*out, partialStem+".json"))
+		return writePartial(rep, *out, fmt.Errorf("%w: %s cut short (%s)", errEngineGone, strings.Join(cut, " "), status))
 	}
 	if unfinished := ledger.Unfinished(suites); len(unfinished) > 0 {
-		if err := rep.WriteFilesAs(*out, partialStem); err != nil {
-			return err
-		}
-		rep.WriteTable(os.Stdout)
-		fmt.Println()
-		return fmt.Errorf("%w: %s; the previous reports in %s are kept, this run's are in %s",
-			errUnfinishedRun, strings.Join(unfinished, "; "), *out, filepath.Join(*out, partialStem+".json"))
+		return writePartial(rep, *out, fmt.Errorf("%w: %s", errUnfinishedRun, strings.Join(unfinished, "; ")))
 	}
 	if err := rep.WriteFiles(*out); err != nil {
 		return err
@@ -121,6 +109,18 @@ func cmdEnv(args []string) error {
 	}
 	fmt.Println(l)
 	return nil
+}
+
+// writePartial writes the report of a run that must not replace the
+// reports in out (why says which) beside them, prints its table, and
+// returns why, saying where each set is.
+func writePartial(rep ledger.Report, out string, why error) error {
+	if err := rep.WriteFilesAs(out, partialStem); err != nil {
+		return err
+	}
+	rep.WriteTable(os.Stdout)
+	fmt.Println()
+	return fmt.Errorf("%w; the previous reports in %s are kept, this run's are in %s", why, out, filepath.Join(out, partialStem+".json"))
 }
 
 // writeIndex draws OUT/index.html from a claims report, with the kernel
