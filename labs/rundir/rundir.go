@@ -38,8 +38,7 @@ func Pattern(prefix string) (string, error) {
 
 // Sweep removes parent's PREFIX-RUNID-* directories whose run is gone and
 // says each one it removed; a name that holds no run ID is left alone.
-func Sweep(parent, prefix string, say func(string, ...any)) []string {
-	var removed []string
+func Sweep(parent, prefix string, say func(string, ...any)) {
 	dirs, _ := filepath.Glob(filepath.Join(parent, prefix+"*-*"))
 	for _, d := range dirs {
 		id, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(d), prefix), "-")
@@ -52,8 +51,6 @@ func Sweep(parent, prefix string, say func(string, ...any)) []string {
 		}
 		if _, gone := run.Gone(); gone && os.RemoveAll(d) == nil {
 			say("removed %s, left by a killed run", d)
-			removed = append(removed, d)
 		}
 	}
-	return removed
 }
