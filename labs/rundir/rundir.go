@@ -15,16 +15,18 @@ import (
 )
 
 // Temp-dir prefixes of memlab's runs, for `memlab sweep`: the kernel
-// matrix's work directory, and the build directory (TMPDIR and GOTMPDIR of
+// matrix's work directory, the build directory (TMPDIR and GOTMPDIR of
 // Ginkgo and go) that `make labs` makes with the run ID of its recipe's
-// shell (Makefile).
+// shell (Makefile), and the directory where the grader's runner suite
+// writes its reports (labs/grade Session).
 const (
 	MatrixPrefix = "memlab-matrix-"
 	BuildPrefix  = "memlab-build-"
+	GradePrefix  = "memlab-grade-"
 )
 
 // TempPrefixes are every prefix a run uses in the temp dir.
-var TempPrefixes = []string{MatrixPrefix, BuildPrefix}
+var TempPrefixes = []string{MatrixPrefix, BuildPrefix, GradePrefix}
 
 // Pattern is os.MkdirTemp's pattern for a directory of this run's:
 // PREFIX-RUNID-.
