@@ -152,8 +152,8 @@ func TestSweepGroupsKeepsLiveGradersOnly(t *testing.T) {
 	if err := left.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waited := make(chan error, 1)
-	go func() { waited <- left.Wait() }()
+	waited := make(chan struct{})
+	go func() { _ = left.Wait(); close(waited) }() // killed, on purpose: its status is an error
 	t.Cleanup(func() { _ = left.Process.Kill(); <-waited })
 	if err := os.WriteFile(filepath.Join(root, gone[0], "cgroup.procs"), []byte(strconv.Itoa(left.Process.Pid)), 0); err != nil {
 		t.Fatal(err)
@@ -184,7 +184,6 @@ func TestSweepGroupsKeepsLiveGradersOnly(t *testing.T) {
 	}
 	select {
 	case <-waited:
-		waited <- nil // for the cleanup
 	case <-time.After(10 * time.Second):
 		t.Errorf("sleep %d, in a gone grader's group, outlived the sweep", left.Process.Pid)
 	}
