@@ -79,14 +79,12 @@ func Connect(ctx context.Context) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNoEngine, err)
 	}
+	// One bound for the whole first contact: ping, version and info.
 	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
-	if _, err := api.Ping(pctx); err != nil {
+	if err := ping(pctx, api); err != nil {
 		_ = api.Close()
-		if errors.Is(err, fs.ErrPermission) {
-			return nil, fmt.Errorf("%w at %s: run memlab as root, or join the docker group", ErrNoAccess, api.DaemonHost())
-		}
-		return nil, fmt.Errorf("%w at %s: %s", ErrNoEngine, api.DaemonHost(), oneLine(err))
+		return nil, err
 	}
 	v, err := api.ServerVersion(pctx)
 	if err != nil {
@@ -114,13 +112,22 @@ func Connect(ctx context.Context) (*Engine, error) {
 }
 
 // Answers says whether the engine still answers (a ping, bounded like the
-// first contact): nil, or ErrNoEngine with the client's reason, for a
-// suite to tell "the engine went away" from a claim that failed.
-func (e *Engine) Answers(ctx context.Context) error {
-	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+// first contact): nil, or ErrNoEngine with the client's reason (ErrNoAccess
+// when the socket refuses this user), for a suite to tell "the engine went
+// away" from a claim that failed.
+func (e *Engine) Answers(ctx context.Context) error { return ping(ctx, e.API) }
+
+// ping asks the engine whether it answers, within pingTimeout: nil,
+// ErrNoAccess when this user may not use its socket, or ErrNoEngine with
+// the client's reason.
+func ping(ctx context.Context, api *client.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
-	if _, err := e.API.Ping(pctx); err != nil {
-		return fmt.Errorf("%w at %s: %s", ErrNoEngine, e.API.DaemonHost(), oneLine(err))
+	if _, err := api.Ping(ctx); err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return fmt.Errorf("%w at %s: run memlab as root, or join the docker group", ErrNoAccess, api.DaemonHost())
+		}
+		return fmt.Errorf("%w at %s: %s", ErrNoEngine, api.DaemonHost(), oneLine(err))
 	}
 	return nil
 }

@@ -11,7 +11,6 @@ import (
 	"io"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 
@@ -47,12 +46,12 @@ func FromFiles(rubricPath, reportPath, outDir string, w io.Writer) (Grade, error
 	if err != nil {
 		return Grade{}, fmt.Errorf("%w: %w", ErrNoReport, err)
 	}
+	g := Score(rub, suites)
 	// A report of another suite would score 0 and be recorded as the
 	// runner's grade.
-	if !holdsRubricSpecs(rub, suites) {
+	if g.Found == 0 {
 		return Grade{}, fmt.Errorf("%w: %s holds none of the rubric's %d runner specs: not the runner suite's report", ErrNoReport, reportPath, len(rub.Runner.Specs))
 	}
-	g := Score(rub, suites)
 	if err := g.WriteFiles(outDir); err != nil {
 		return g, err
 	}
@@ -62,20 +61,6 @@ func FromFiles(rubricPath, reportPath, outDir string, w io.Writer) (Grade, error
 		return g, fmt.Errorf("%d/%d points: %w (%d)", g.Points, g.MaxPoints, ErrBelowPassMark, g.Threshold)
 	}
 	return g, nil
-}
-
-// holdsRubricSpecs says whether any suite reports a spec of the rubric, in
-// whatever state: a runner suite that ran, even one that failed to start
-// its specs, reports them.
-func holdsRubricSpecs(rub Rubric, suites []types.Report) bool {
-	for _, suite := range suites {
-		for _, sr := range suite.SpecReports {
-			if m := specID.FindStringSubmatch(sr.LeafNodeText); m != nil && slices.ContainsFunc(rub.Runner.Specs, func(s SpecPoints) bool { return s.ID == m[1] }) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 var specID = regexp.MustCompile(`^(R[0-9]+) \(([A-Z][0-9]+)\): `)
@@ -88,6 +73,7 @@ type Grade struct {
 	Threshold int
 	Tests     []TestGrade
 	Problems  []string // things the grader could not match: an unrun suite, unknown specs
+	Found     int      // how many of the rubric's specs the report holds, in whatever state: 0 for another suite's report
 }
 
 // Passed says whether the runner reached the threshold.
@@ -147,6 +133,9 @@ func Score(rub Rubric, suites []types.Report) Grade {
 		known[s.ID] = true
 		t := TestGrade{ID: s.ID, Claim: s.Claim, Name: s.ID + " (" + s.Claim + "): " + s.Checks, MaxScore: s.Points}
 		sr, ok := found[s.ID]
+		if ok {
+			g.Found++
+		}
 		switch {
 		case !ok && startProblem != "":
 			t.Status, t.Message = "error", "this spec did not run: "+startProblem

@@ -283,6 +283,23 @@ func TestFromFilesFailsBelowThePassMark(t *testing.T) {
 	if _, err := FromFiles(rubric, filepath.Join(dir, "none.json"), dir, io.Discard); !errors.Is(err, ErrNoReport) {
 		t.Errorf("no report: error %v, want ErrNoReport", err)
 	}
+	// Another suite's report, however it went, holds none of the rubric's
+	// specs: refused, and no grade is written.
+	other := filepath.Join(dir, "other.json")
+	b, _ := json.Marshal(report(map[string]types.SpecState{"R9": types.SpecStatePassed}))
+	if err := os.WriteFile(other, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if g := Score(testRubric(), report(map[string]types.SpecState{"R1": types.SpecStateFailed, "R9": types.SpecStatePassed})); g.Found != 1 {
+		t.Errorf("a report of R1 and R9 holds %d of the rubric's specs, want 1", g.Found)
+	}
+	otherOut := filepath.Join(dir, "other-out")
+	if _, err := FromFiles(rubric, other, otherOut, io.Discard); !errors.Is(err, ErrNoReport) || !strings.Contains(err.Error(), "holds none of the rubric's 4 runner specs") {
+		t.Errorf("another suite's report: error %v, want ErrNoReport: holds none of the rubric's 4 runner specs", err)
+	}
+	if _, err := os.Stat(otherOut); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a grade was written for another suite's report: %v", err)
+	}
 }
 
 func TestBadRubricsAreRefused(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/memlab/memlab/labs/grade/supervise"
 	"github.com/memlab/memlab/labs/report/ledger"
+	"github.com/memlab/memlab/labs/rundir"
 )
 
 // ErrSuiteDied: the runner suite did not end by itself (the runner under
@@ -48,7 +49,13 @@ func (s Session) Run() (Grade, supervise.Result, error) {
 			return Grade{}, supervise.Result{}, fmt.Errorf("removing the previous %s: %w", f, err)
 		}
 	}
-	tmp, err := os.MkdirTemp("", "memlab-grade-")
+	// Named after this grader (labs/rundir): `memlab sweep` removes it
+	// once the grader is gone, should it be killed before it can.
+	pattern, err := rundir.Pattern(rundir.GradePrefix)
+	if err != nil {
+		return Grade{}, supervise.Result{}, err
+	}
+	tmp, err := os.MkdirTemp("", pattern)
 	if err != nil {
 		return Grade{}, supervise.Result{}, err
 	}

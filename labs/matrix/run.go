@@ -24,6 +24,7 @@ import (
 	"github.com/memlab/memlab/labs/matrix/kernels"
 	"github.com/memlab/memlab/labs/matrix/qemu"
 	"github.com/memlab/memlab/labs/matrix/sysimage"
+	"github.com/memlab/memlab/labs/rundir"
 )
 
 // Config is one run of the kernel matrix, as the command's flags give it.
@@ -190,7 +191,7 @@ func run(ctx context.Context, cfg Config, do steps) (Result, error) {
 		}
 	}
 	sweepWorkDirs(say)
-	pattern, err := workDirPattern()
+	pattern, err := rundir.Pattern(workDirPrefix)
 	if err != nil {
 		return res, err
 	}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/memlab/memlab/labs/rundir"
 )
 
 // ErrReportsDir: the reports directory cannot be written. Found before
@@ -38,8 +40,8 @@ func newStage(out string, say func(string, ...any)) (*stage, error) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrReportsDir, err)
 	}
-	sweepRunDirs(out, stagePrefix, say)
-	pattern, err := runDirPattern(stagePrefix)
+	rundir.Sweep(out, stagePrefix, say)
+	pattern, err := rundir.Pattern(stagePrefix)
 	if err != nil {
 		return nil, err
 	}

@@ -15,16 +15,18 @@ import (
 )
 
 // Temp-dir prefixes of memlab's runs, for `memlab sweep`: the kernel
-// matrix's work directory, and the build directory (TMPDIR and GOTMPDIR of
+// matrix's work directory, the build directory (TMPDIR and GOTMPDIR of
 // Ginkgo and go) that `make labs` makes with the run ID of its recipe's
-// shell (Makefile).
+// shell (Makefile), and the directory where the grader's runner suite
+// writes its reports (labs/grade Session).
 const (
 	MatrixPrefix = "memlab-matrix-"
 	BuildPrefix  = "memlab-build-"
+	GradePrefix  = "memlab-grade-"
 )
 
 // TempPrefixes are every prefix a run uses in the temp dir.
-var TempPrefixes = []string{MatrixPrefix, BuildPrefix}
+var TempPrefixes = []string{MatrixPrefix, BuildPrefix, GradePrefix}
 
 // Pattern is os.MkdirTemp's pattern for a directory of this run's:
 // PREFIX-RUNID-.
@@ -38,8 +40,7 @@ func Pattern(prefix string) (string, error) {
 
 // Sweep removes parent's PREFIX-RUNID-* directories whose run is gone and
 // says each one it removed; a name that holds no run ID is left alone.
-func Sweep(parent, prefix string, say func(string, ...any)) []string {
-	var removed []string
+func Sweep(parent, prefix string, say func(string, ...any)) {
 	dirs, _ := filepath.Glob(filepath.Join(parent, prefix+"*-*"))
 	for _, d := range dirs {
 		id, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(d), prefix), "-")
@@ -52,8 +53,6 @@ func Sweep(parent, prefix string, say func(string, ...any)) []string {
 		}
 		if _, gone := run.Gone(); gone && os.RemoveAll(d) == nil {
 			say("removed %s, left by a killed run", d)
-			removed = append(removed, d)
 		}
 	}
-	return removed
 }

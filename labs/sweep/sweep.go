@@ -5,10 +5,12 @@
 //
 //   - memory cgroups under the lab parent, with any process still in them
 //     (labs/kernel/cgroup Sweep);
+//   - the grader's confinement groups on the cgroup2 hierarchy, with any
+//     process still in them (labs/grade/supervise SweepGroups);
 //   - lab containers, labelled with their run (labs/docker Sweep), when a
 //     Docker engine answers;
-//   - temp directories: the kernel matrix's work directory and make labs'
-//     build directory (labs/rundir).
+//   - temp directories: the kernel matrix's work directory, make labs'
+//     build directory and the grader's report directory (labs/rundir).
 //
 // memlab makes no mount outside a namespace of its own (the runner's
 // /proc is in the child's mount namespace, which dies with it), so there
@@ -23,6 +25,7 @@ import (
 	"time"
 
 	"github.com/memlab/memlab/labs/docker"
+	"github.com/memlab/memlab/labs/grade/supervise"
 	"github.com/memlab/memlab/labs/kernel/cgroup"
 	"github.com/memlab/memlab/labs/rundir"
 )
@@ -42,6 +45,15 @@ func All(ctx context.Context, l cgroup.Layout, say func(string, ...any)) error {
 	}
 	if err != nil {
 		errs = append(errs, fmt.Errorf("sweeping groups: %w", err))
+	}
+	if l.UnifiedRoot != "" {
+		graders, err := supervise.SweepGroups(ctx, l.UnifiedRoot)
+		for _, g := range graders {
+			say("removed group %s, left by a killed grader", g)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("sweeping the graders' groups: %w", err))
+		}
 	}
 	if err := containers(ctx, say); err != nil {
 		errs = append(errs, err)

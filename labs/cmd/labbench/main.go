@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/memlab/memlab/labs/matrix/sysimage"
 )
 
 func main() {
@@ -20,7 +22,7 @@ func main() {
 	memlab := flag.String("memlab", "bin/memlab", "the memlab binary whose peak memory is measured")
 	target := flag.Duration("target", 10*time.Second, "the wall-time target for all suites together (median)")
 	matrixJSON := flag.String("matrix", "", "report a kernel matrix run's times from its matrix.json instead of timing suites")
-	imageDir := flag.String("image-cache", "/var/cache/memlab/images", "with -matrix: where the Docker guest image's build time is recorded")
+	imageDir := flag.String("image-cache", sysimage.DefaultDir, "with -matrix: where the Docker guest image's build time is recorded")
 	cellTarget := flag.Duration("cell-target", 150*time.Second, "with -matrix: the target for one Docker cell")
 	buildTarget := flag.Duration("build-target", 5*time.Minute, "with -matrix: the target for building the Docker guest image once")
 	flag.Parse()

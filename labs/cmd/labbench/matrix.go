@@ -3,10 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
+	"github.com/memlab/memlab/labs/inputfile"
 	"github.com/memlab/memlab/labs/matrix"
 	"github.com/memlab/memlab/labs/matrix/sysimage"
 )
@@ -15,7 +14,7 @@ import (
 // time and each Docker cell's against their targets, and the Docker guest
 // image's build time as its cache recorded it (images in imageDir).
 func matrixTimes(file, imageDir string, runTarget, cellTarget, buildTarget time.Duration) error {
-	b, err := os.ReadFile(file)
+	b, err := inputfile.Read(file, matrix.MaxMatrixJSON)
 	if err != nil {
 		return err
 	}
@@ -43,16 +42,14 @@ func matrixTimes(file, imageDir string, runTarget, cellTarget, buildTarget time.
 	if docker == 0 {
 		fmt.Printf("  %-26s none booted in this run\n", "docker cells")
 	}
-	recs, _ := filepath.Glob(filepath.Join(imageDir, "docker-guest-*", "image.json"))
-	for _, r := range recs {
-		var img sysimage.Image
-		if b, err := os.ReadFile(r); err == nil && json.Unmarshal(b, &img) == nil {
-			fmt.Printf("%-28s %7.1fs  target %v: %s (built %s, then cached: %s)\n", "docker guest image build", img.BuildSecs,
-				buildTarget, within(img.BuildSecs, buildTarget), img.Built.Format("2006-01-02 15:04"), filepath.Dir(r))
-		}
-	}
-	if len(recs) == 0 {
-		fmt.Printf("%-28s no image in %s\n", "docker guest image build", imageDir)
+	// The image memlab matrix boots (its --image-cache, the recipe's
+	// defaults): images of other recipes are not this run's.
+	image := sysimage.Builder{Dir: imageDir}
+	if img, err := image.Cached(); err == nil {
+		fmt.Printf("%-28s %7.1fs  target %v: %s (built %s, then cached: %s)\n", "docker guest image build", img.BuildSecs,
+			buildTarget, within(img.BuildSecs, buildTarget), img.Built.Format("2006-01-02 15:04"), image.Path())
+	} else {
+		fmt.Printf("%-28s no image of this recipe in %s (%v)\n", "docker guest image build", imageDir, err)
 	}
 	return nil
 }

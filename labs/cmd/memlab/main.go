@@ -36,7 +36,7 @@ var help = map[string]string{
 	"merge":     mergeUsage,
 	"vm-matrix": vmMatrixUsage,
 	"docker":    dockerUsage,
-	"sweep":     "usage: memlab sweep\n  removes what runs that were killed left behind: lab groups and the processes in them, lab containers, temp directories (needs root)",
+	"sweep":     "usage: memlab sweep\n  removes what runs that were killed left behind: lab groups and the grader's groups and the processes in them, lab containers, temp directories (needs root)",
 	"env":       "usage: memlab env\n  prints the cgroup layout memlab found: version, memory controller root",
 }
 

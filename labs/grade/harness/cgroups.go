@@ -46,7 +46,7 @@ func (h *Harness) NewGroups(before map[string]bool) []string {
 	var fresh []string
 	foreign := map[string]bool{}
 	for dir := range h.Snapshot() {
-		if before[dir] || !judged(dir, before) {
+		if before[dir] || !judged(".", dir, before) {
 			continue
 		}
 		fresh = append(fresh, dir)
@@ -71,15 +71,16 @@ func (h *Harness) NewGroups(before map[string]bool) []string {
 	return out
 }
 
-// judged says whether a new group, relative to its hierarchy's root, can be
-// the runner's: one made at the top, under memlab's lab parent, or under a
-// group that is itself new. One made inside a group the machine already
-// had (docker/, a session manager's) belongs to that group's owner, and
-// may be empty for a moment before its process moves in: it is never
-// counted or removed.
-func judged(rel string, before map[string]bool) bool {
-	parent := filepath.Dir(rel)
-	return parent == "." || parent == "/" || parent == cgroup.LabParent || !before[parent]
+// judged says whether a new group directory under a hierarchy's root can
+// be the runner's: one made at the top, under memlab's lab parent, or under
+// a group that is itself new (not in before). One made inside a group the
+// machine already had (docker/, a session manager's) belongs to that
+// group's owner, and may be empty for a moment before its process moves
+// in: it is never counted or removed. dir and before's keys are relative
+// to the root (root ".") or all absolute alike.
+func judged(root, dir string, before map[string]bool) bool {
+	parent := filepath.Dir(dir)
+	return parent == root || parent == filepath.Join(root, cgroup.LabParent) || !before[parent]
 }
 
 func (h *Harness) foreignGroup(dir string, mine map[int]bool) bool {

@@ -401,3 +401,38 @@ func TestRemoveLeftoversOnTheCgroupFS(t *testing.T) {
 		t.Errorf("left is still there: %v", err)
 	}
 }
+
+// Memory groups (relative to their root) and the other hierarchies'
+// directories (absolute, their root derived from the listing) answer to
+// one rule: a new directory is the runner's at the top, under the lab
+// parent, or under one that is itself new; never inside one the machine had.
+func TestOneRuleJudgesEveryHierarchy(t *testing.T) {
+	before := map[string]bool{"system.slice": true, cgroup.LabParent: true}
+	for dir, want := range map[string]bool{
+		"new": true, cgroup.LabParent + "/run": true, "new/inner": true, "system.slice/docker-1": false,
+	} {
+		if got := judged(".", dir, before); got != want {
+			t.Errorf("judged(%q) = %v, want %v", dir, got, want)
+		}
+	}
+	m := Machine{CgroupDirs: map[string]bool{}}
+	abs := map[string]bool{}
+	for d := range before {
+		m.CgroupDirs["/cg/pids/"+d] = true
+		abs["/cg/pids/"+d] = true
+	}
+	for dir, want := range map[string]bool{
+		"/cg/pids/new": true, "/cg/pids/" + cgroup.LabParent + "/run": true,
+		"/cg/pids/new/inner": true, "/cg/pids/system.slice/docker-1": false,
+	} {
+		for d := dir; d != "/cg/pids"; d = filepath.Dir(d) {
+			m.CgroupDirs[d] = true
+		}
+		if root := m.cgroupRoot(dir); root != "/cg/pids" {
+			t.Errorf("cgroupRoot(%q) = %q", dir, root)
+		}
+		if got := judged(m.cgroupRoot(dir), dir, abs); got != want {
+			t.Errorf("judged(%q) = %v, want %v", dir, got, want)
+		}
+	}
+}

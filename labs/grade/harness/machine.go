@@ -21,16 +21,15 @@ import (
 // every other cgroup hierarchy, and network interfaces in this network
 // namespace.
 type Machine struct {
-	Mounts     map[int]string    // mount ID -> "TARGET (FSTYPE)"
-	mountPoint map[int]string    // mount ID -> TARGET
-	CgroupDirs map[string]bool   // absolute directories, memory hierarchy left out
-	cgroupRoot map[string]string // each of them -> its hierarchy's mount point
+	Mounts     map[int]string  // mount ID -> "TARGET (FSTYPE)"
+	mountPoint map[int]string  // mount ID -> TARGET
+	CgroupDirs map[string]bool // absolute directories below the roots, memory hierarchy left out
 	Interfaces map[string]bool
 }
 
 // Machine reads the state now.
 func (h *Harness) Machine() Machine {
-	m := Machine{Mounts: map[int]string{}, mountPoint: map[int]string{}, CgroupDirs: map[string]bool{}, cgroupRoot: map[string]string{}, Interfaces: map[string]bool{}}
+	m := Machine{Mounts: map[int]string{}, mountPoint: map[int]string{}, CgroupDirs: map[string]bool{}, Interfaces: map[string]bool{}}
 	mounts, _ := mountinfo.GetMounts(nil)
 	var roots []string
 	for _, mi := range mounts {
@@ -44,7 +43,6 @@ func (h *Harness) Machine() Machine {
 		_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 			if err == nil && d.IsDir() && path != root {
 				m.CgroupDirs[path] = true
-				m.cgroupRoot[path] = root
 			}
 			return nil
 		})
@@ -54,6 +52,18 @@ func (h *Harness) Machine() Machine {
 		m.Interfaces[i.Name] = true
 	}
 	return m
+}
+
+// cgroupRoot is the mount point of the hierarchy a directory of
+// CgroupDirs is in: the nearest directory above it that is not in
+// CgroupDirs, which holds every directory below each root (a walk reaches
+// a directory only through its parent) but not the roots.
+func (m Machine) cgroupRoot(dir string) string {
+	root := filepath.Dir(dir)
+	for m.CgroupDirs[root] {
+		root = filepath.Dir(root)
+	}
+	return root
 }
 
 // Strays lists, and removes, what appeared since before and is the
@@ -89,11 +99,9 @@ func (h *Harness) Strays(before Machine) []string {
 	}
 	var dirs []string
 	for d := range now.CgroupDirs {
-		// As for memory groups (judged): a new group inside one the
-		// machine already had is that group's owner's.
-		root, parent := now.cgroupRoot[d], filepath.Dir(d)
-		mayBeRunners := parent == root || parent == filepath.Join(root, cgroup.LabParent) || !before.CgroupDirs[parent]
-		if !before.CgroupDirs[d] && mayBeRunners && !h.foreignDir(d, mine) {
+		// As for memory groups: a new group inside one the machine
+		// already had is that group's owner's.
+		if !before.CgroupDirs[d] && judged(now.cgroupRoot(d), d, before.CgroupDirs) && !h.foreignDir(d, mine) {
 			dirs = append(dirs, d)
 		}
 	}

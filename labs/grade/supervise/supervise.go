@@ -11,6 +11,7 @@
 package supervise
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,7 +19,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -125,8 +125,12 @@ func makeGroup() (string, *os.File, error) {
 	if l.UnifiedRoot == "" {
 		return "", nil, nil
 	}
-	sweepStale(l.UnifiedRoot)
-	dir := filepath.Join(l.UnifiedRoot, groupPrefix+strconv.Itoa(os.Getpid()))
+	_, _ = SweepGroups(context.Background(), l.UnifiedRoot) // a group it cannot remove is another grader's, or `memlab sweep`'s to report
+	run, err := proc.Current()
+	if err != nil {
+		return "", nil, err
+	}
+	dir := filepath.Join(l.UnifiedRoot, GroupPrefix+run.String())
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return "", nil, fmt.Errorf("making the grader's cgroup: %w", err)
 	}
@@ -138,7 +142,11 @@ func makeGroup() (string, *os.File, error) {
 	return dir, fd, nil
 }
 
-const groupPrefix = "memlab-grade-"
+// GroupPrefix names the grader's cgroup on the cgroup2 hierarchy:
+// memlab-grade-RUNID, RUNID the grader's proc.RunID, so a sweep can tell a
+// live grader's group from one a killed grader left, even once its PID has
+// been reused.
+const GroupPrefix = "memlab-grade-"
 
 // hideDaemons mounts an empty tmpfs over /run (and over /var/run where it
 // is a directory of its own), then execs the suite ("$@").
@@ -147,17 +155,31 @@ mount -t tmpfs -o mode=0755,size=16m memlab-grade /run
 if [ ! -L /var/run ] && [ -d /var/run ]; then mount -t tmpfs -o mode=0755,size=16m memlab-grade /var/run; fi
 exec "$@"`
 
-// sweepStale removes the empty groups of graders that are gone (one
-// SIGKILLed cannot remove its own).
-func sweepStale(root string) {
-	dirs, _ := filepath.Glob(filepath.Join(root, groupPrefix+"*"))
+// SweepGroups removes root's grader groups (memlab-grade-RUNID) whose
+// grader is gone, by PID and start time: one SIGKILLed cannot remove its
+// own. Whatever is still in such a group (what the runner under test
+// started, which outlived its grader) is killed first. A live grader's
+// group, and a name that holds no run ID, are left alone. It returns the
+// groups it removed.
+func SweepGroups(ctx context.Context, root string) ([]string, error) {
+	dirs, _ := filepath.Glob(filepath.Join(root, GroupPrefix+"*"))
+	var removed []string
+	var errs []error
 	for _, d := range dirs {
-		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(d), groupPrefix))
-		if err != nil || syscall.Kill(pid, 0) == nil {
-			continue // not ours, or its grader is alive
+		run, err := proc.ParseRunID(strings.TrimPrefix(filepath.Base(d), GroupPrefix))
+		if err != nil {
+			continue // not a name the grader gives
 		}
-		_ = os.Remove(d) // fails, harmlessly, while anything is in it
+		if _, gone := run.Gone(); !gone {
+			continue
+		}
+		if err := cgroup.RemoveTree(ctx, cgroup.Layout{Version: 2}, d); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, d)
 	}
+	return removed, errors.Join(errs...)
 }
 
 // killAll kills, until none is left, what is in the group and every
