@@ -190,8 +190,9 @@ func run(ctx context.Context, cfg Config, do steps) (Result, error) {
 			return res, err
 		}
 	}
-	sweepWorkDirs(say)
-	pattern, err := rundir.Pattern(workDirPrefix)
+	// What killed runs (SIGKILL, a power cut) left in the temp dir goes.
+	rundir.Sweep(os.TempDir(), rundir.MatrixPrefix, say)
+	pattern, err := rundir.Pattern(rundir.MatrixPrefix)
 	if err != nil {
 		return res, err
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/onsi/ginkgo/v2/types"
 
-	"github.com/memlab/memlab/labs/kernel/proc"
 	"github.com/memlab/memlab/labs/matrix/guest"
 	"github.com/memlab/memlab/labs/matrix/kernels"
 	"github.com/memlab/memlab/labs/matrix/qemu"
@@ -410,47 +408,6 @@ func TestRunRefusesAnEmptyPlan(t *testing.T) {
 	cfg.Kernels = nil
 	if _, err := run(context.Background(), cfg, (&fakeMachine{t: t, verdict: allHold}).steps()); err == nil {
 		t.Fatal("a run with no kernels did not fail")
-	}
-}
-
-func TestSweepRemovesOnlyDeadRunsWorkDirs(t *testing.T) {
-	tmp := t.TempDir()
-	t.Setenv("TMPDIR", tmp)
-	gone := exec.Command("true")
-	if err := gone.Run(); err != nil {
-		t.Fatal(err)
-	}
-	runOf := func(pid int) proc.RunID {
-		start, err := proc.StartTime(pid)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return proc.RunID{PID: pid, Start: start}
-	}
-	dead := filepath.Join(tmp, fmt.Sprintf("%s%d.1-123", workDirPrefix, gone.Process.Pid))
-	live := filepath.Join(tmp, fmt.Sprintf("%s%s-456", workDirPrefix, runOf(os.Getppid())))
-	mine := filepath.Join(tmp, fmt.Sprintf("%s%s-789", workDirPrefix, runOf(os.Getpid())))
-	// A live PID with another start time: the PID was reused, the run is gone.
-	reused := filepath.Join(tmp, fmt.Sprintf("%s%d.1-321", workDirPrefix, os.Getppid()))
-	for _, d := range []string{dead, live, mine, reused} {
-		if err := os.MkdirAll(filepath.Join(d, "suites"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var log []string
-	sweepWorkDirs(func(format string, a ...any) { log = append(log, fmt.Sprintf(format, a...)) })
-	for _, d := range []string{dead, reused} {
-		if _, err := os.Stat(d); !os.IsNotExist(err) {
-			t.Errorf("a dead run's %s is still there", d)
-		}
-	}
-	for _, d := range []string{live, mine} {
-		if _, err := os.Stat(d); err != nil {
-			t.Errorf("a live run's %s was removed", d)
-		}
-	}
-	if len(log) != 2 {
-		t.Errorf("log %q", log)
 	}
 }
 
